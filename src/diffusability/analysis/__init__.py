@@ -1,0 +1,1 @@
+"""Analyses of trained autoencoders: reconstruction metrics and latent spectra."""

@@ -1,0 +1,40 @@
+"""Reconstruction quality of a trained autoencoder on the validation split: PSNR, SSIM, LPIPS (when present)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..train.ae import resolve_device
+from .perceptual import load_lpips, psnr, ssim
+from .spectra import encode_batched, load_trained_autoencoder, validation_images
+
+
+@torch.no_grad()
+def evaluate_reconstruction(run_dir: str | Path, num_images: int, batch_size: int,
+                            device: str = "auto") -> dict[str, float]:
+    """Mean PSNR/SSIM/LPIPS of decode(posterior mean) vs the image, plus the latent mean/std (for diffusion)."""
+    dev = resolve_device(device)
+    ae, cfg = load_trained_autoencoder(run_dir, dev)
+    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+    x = validation_images(cfg.data, num_images)
+    z = encode_batched(ae, x, batch_size, sample=False)
+    lp = load_lpips()
+    scores = {"psnr": [], "ssim": [], "lpips": []}
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].to(dev)
+        rec = ae.decode(z[i:i + batch_size].to(dev)).sample.clamp(-1, 1)
+        scores["psnr"].append(psnr(rec, xb).cpu())
+        scores["ssim"].append(ssim(rec, xb).cpu())
+        if lp is not None:
+            scores["lpips"].append(lp.to(dev)(rec, xb).flatten().cpu())
+    out = {k: float(torch.cat(v).mean()) if v else math.nan for k, v in scores.items()}
+    out.update(num_images=len(x), latent_mean=float(z.mean()), latent_std=float(z.std()))
+    return out
+
+
+def reconstruction_frame(run_dir: str | Path, run_meta: dict, num_images: int, batch_size: int,
+                         device: str = "auto") -> pd.DataFrame:
+    return pd.DataFrame([{**run_meta, **evaluate_reconstruction(run_dir, num_images, batch_size, device)}])

@@ -1,0 +1,91 @@
+"""Frequency profiles of AE latents, of RGB, and of RGB with added noise (paper Figs. 2, 3 and its RGB-noise figure).
+
+Each function returns a tidy frame with one row per zigzag frequency index: `freq_index`, `amplitude` (normalised
+as configured), `energy` (mean squared coefficient, unnormalised; the HF share is computed from it) and `block`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+
+from ..data import build_dataset, validation_batch
+from ..dct import frequency_profile, hf_energy_share
+from ..models.autoencoders import encode
+from ..train.ae import resolve_device
+
+
+def load_trained_autoencoder(run_dir: str | Path, device: torch.device):
+    """A trained run's final (EMA) autoencoder and its resolved run config."""
+    from diffusers import AutoencoderKL
+    run_dir = Path(run_dir)
+    cfg = OmegaConf.load(run_dir / "config.yaml")
+    ae = AutoencoderKL.from_pretrained(str(run_dir / "ae"), use_safetensors=True).to(device).eval()
+    return ae, cfg
+
+
+def validation_images(data_cfg, num_images: int) -> torch.Tensor:
+    """The first `num_images` images of the validation split (fixed crops; independent of training seeds)."""
+    return validation_batch(build_dataset(data_cfg, "val", seed=0), limit=num_images)[0]
+
+
+def _profile_frame(x: torch.Tensor, block: int, normalization: str) -> pd.DataFrame:
+    prof = frequency_profile(x, block, normalization)
+    return pd.DataFrame({"freq_index": range(block * block), "amplitude": prof["amplitude"].double().numpy(),
+                         "energy": prof["energy"].double().numpy(), "block": block})
+
+
+@torch.no_grad()
+def encode_batched(ae, x: torch.Tensor, batch_size: int, sample: bool, seed: int = 0) -> torch.Tensor:
+    """Latents of x in batches; posterior samples are drawn from one generator seeded by `seed`."""
+    device = next(ae.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    return torch.cat([encode(ae, x[i:i + batch_size].to(device), sample, gen).float().cpu()
+                      for i in range(0, len(x), batch_size)])
+
+
+def latent_spectrum(run_dir: str | Path, block: int, normalization: str, latent: str, num_images: int,
+                    batch_size: int = 32, device: str = "auto") -> pd.DataFrame:
+    """Zigzag profile of a trained AE's latents on the validation images."""
+    dev = resolve_device(device)
+    ae, cfg = load_trained_autoencoder(run_dir, dev)
+    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+    z = encode_batched(ae, validation_images(cfg.data, num_images), batch_size, sample=latent == "sample")
+    return _profile_frame(z, block, normalization)
+
+
+def rgb_at_latent_size(x: torch.Tensor, compression: int) -> torch.Tensor:
+    """RGB resized (antialiased) to the latent's spatial size, as the paper compares both at 32^2."""
+    h, w = x.shape[-2] // compression, x.shape[-1] // compression
+    return F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+
+
+def rgb_spectrum(data_cfg, compression: int, block: int, normalization: str, num_images: int,
+                 rgb_mode: str = "resize", noise_std: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """Zigzag profile of validation RGB images, optionally with Gaussian noise of std `noise_std` added.
+
+    rgb_mode "resize": RGB at the latent's size with the latent's block; "scaled_block": full-resolution RGB with
+    blocks `block * compression` wide (same image area per block as a latent block).
+    """
+    x = validation_images(data_cfg, num_images)
+    if rgb_mode == "resize":
+        x, b = rgb_at_latent_size(x, compression), block
+    elif rgb_mode == "scaled_block":
+        b = block * compression
+    else:
+        raise ValueError(f"spectrum.rgb_mode must be resize or scaled_block, got {rgb_mode!r}")
+    if noise_std > 0:
+        x = x + noise_std * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
+    return _profile_frame(x, b, normalization)
+
+
+def hf_share_table(spectra: pd.DataFrame, exclude_dc: bool, keys: list[str]) -> pd.DataFrame:
+    """One hf_share per group of `keys`, from the per-frequency `energy` column."""
+    rows = []
+    for group, g in spectra.groupby(keys, dropna=False, sort=False):
+        energy = torch.tensor(g.sort_values("freq_index")["energy"].to_numpy())
+        rows.append({**dict(zip(keys, group)), "hf_share": hf_energy_share(energy, exclude_dc)})
+    return pd.DataFrame(rows)

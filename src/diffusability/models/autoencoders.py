@@ -1,0 +1,105 @@
+"""Autoencoder presets on diffusers' `AutoencoderKL` (paper Sec. 2: FluxAE and its bottleneck/KL variants).
+
+A preset maps (latent channels, spatial compression) to an architecture. `flux` is the FLUX.1 autoencoder
+(8x compression, 16 channels when pretrained; the paper also trains it from scratch with other bottleneck sizes
+for Fig. 2). `tiny` and `small` are the same design shrunk so that CPU runs take minutes.
+Pretrained weights are loaded only from a local directory, or from a hub id already in the local cache: this code
+never downloads unless `allow_download` is set.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL
+
+
+@dataclass(frozen=True)
+class AEPreset:
+    widths: tuple[int, ...]           # channels of the base encoder level; one level per 2x downsampling + 1
+    layers_per_block: int
+    norm_groups: int
+    mid_attention: bool
+    quant_conv: bool
+    scaling_factor: float = 1.0
+    shift_factor: float | None = None
+    max_levels: int = 6               # widths are extended with their last value for larger compressions
+
+
+AE_PRESETS: dict[str, AEPreset] = {
+    # CPU preset: our choice, sized so a 300-step training at 32^2, batch 16, is under a minute on 2 cores.
+    "tiny": AEPreset(widths=(16, 32, 64, 64), layers_per_block=1, norm_groups=8, mid_attention=False,
+                     quant_conv=True),
+    "small": AEPreset(widths=(64, 128, 256, 256), layers_per_block=2, norm_groups=32, mid_attention=True,
+                      quant_conv=True),
+    # FLUX.1 [dev] AE: widths 128-256-512-512, 2 resnets per level, mid attention, no (post-)quant conv.
+    "flux": AEPreset(widths=(128, 256, 512, 512), layers_per_block=2, norm_groups=32, mid_attention=True,
+                     quant_conv=False, scaling_factor=0.3611, shift_factor=0.1159),
+}
+
+
+def ae_levels(compression: int) -> int:
+    if compression < 1 or compression & (compression - 1):
+        raise ValueError(f"model.compression must be a power of two, got {compression}")
+    return int(math.log2(compression)) + 1
+
+
+def build_autoencoder(preset: str, latent_channels: int, compression: int) -> AutoencoderKL:
+    """A randomly initialised AutoencoderKL of the named preset."""
+    if preset not in AE_PRESETS:
+        raise ValueError(f"unknown model.preset {preset!r}; known presets: {', '.join(AE_PRESETS)}")
+    p = AE_PRESETS[preset]
+    levels = ae_levels(compression)
+    if levels > p.max_levels:
+        raise ValueError(f"model.compression {compression} is too large for preset {preset!r}")
+    widths = tuple(p.widths[i] if i < len(p.widths) else p.widths[-1] for i in range(levels))
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=int(latent_channels),
+        down_block_types=("DownEncoderBlock2D",) * levels, up_block_types=("UpDecoderBlock2D",) * levels,
+        block_out_channels=widths, layers_per_block=p.layers_per_block, norm_num_groups=p.norm_groups,
+        mid_block_add_attention=p.mid_attention, use_quant_conv=p.quant_conv, use_post_quant_conv=p.quant_conv,
+        scaling_factor=p.scaling_factor, shift_factor=p.shift_factor,
+    )
+
+
+def load_pretrained_autoencoder(source: str, subfolder: str | None = None,
+                                allow_download: bool = False) -> AutoencoderKL:
+    """Load an AutoencoderKL from a local diffusers folder or a hub id (cache only unless allow_download).
+
+    A FLUX.1 checkpoint keeps its AE in the `vae` sub-folder; when `subfolder` is None we look for one.
+    """
+    path = Path(source).expanduser()
+    if path.exists():
+        if subfolder is None and (path / "vae" / "config.json").exists():
+            subfolder = "vae"
+        cfg_file = path / (subfolder or "") / "config.json"
+        if not cfg_file.exists():
+            raise FileNotFoundError(f"model.pretrained {source}: no diffusers config.json at {cfg_file}")
+    elif "/" not in source or source.startswith((".", "/", "~")):
+        raise FileNotFoundError(f"model.pretrained {source} is neither an existing folder nor a hub id")
+    try:
+        return AutoencoderKL.from_pretrained(str(path) if path.exists() else source, subfolder=subfolder,
+                                             local_files_only=not allow_download, use_safetensors=True)
+    except OSError as err:
+        raise FileNotFoundError(f"model.pretrained {source} could not be loaded ({err}); without "
+                                "model.allow_download the hub id must already be in the local cache") from err
+
+
+def autoencoder_from_config(mcfg) -> AutoencoderKL:
+    """The autoencoder a run's `model` config describes: pretrained when `pretrained` is set, else fresh."""
+    if mcfg.get("pretrained"):
+        ae = load_pretrained_autoencoder(mcfg.pretrained, mcfg.get("subfolder"), bool(mcfg.get("allow_download")))
+        got = (ae.config.latent_channels, 2 ** (len(ae.config.block_out_channels) - 1))
+        if got != (int(mcfg.latent_channels), int(mcfg.compression)):
+            raise ValueError(f"model.pretrained {mcfg.pretrained} has {got[0]} latent channels and {got[1]}x "
+                             f"compression, but the config asks for {mcfg.latent_channels} and {mcfg.compression}x")
+        return ae
+    return build_autoencoder(mcfg.preset, int(mcfg.latent_channels), int(mcfg.compression))
+
+
+def encode(ae: AutoencoderKL, x: torch.Tensor, sample: bool, generator: torch.Generator | None = None):
+    """Latent of x: the posterior mean, or a sample drawn with `generator` (diffusion trains on samples)."""
+    post = ae.encode(x).latent_dist
+    return post.sample(generator=generator) if sample else post.mean

@@ -1,0 +1,1 @@
+"""Figures of the paper, drawn from the tidy CSVs under results/ only."""

@@ -1,0 +1,78 @@
+"""Spectrum figures: Fig. 2 (bottleneck channels), Fig. 3 (KL weight), and the RGB-with-noise companion figure.
+
+Each takes the tidy spectra CSV, draws normalised amplitude against zigzag frequency index (the paper's axes),
+one line per setting, RGB as a black dashed reference, and writes the same figure as PDF and PNG. Lines average
+over seeds, with a band of one standard deviation when there are several.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from ..provenance import atomic_write  # noqa: E402
+
+
+def save_figure(fig, outputs: list[str | Path]) -> None:
+    """Save one figure to each output (format from the suffix), atomically, with fixed metadata for repeatability."""
+    for out in outputs:
+        fmt = Path(out).suffix.lstrip(".")
+        meta = {"CreationDate": None} if fmt == "pdf" else {}
+        atomic_write(out, lambda f, fmt=fmt, meta=meta: fig.savefig(f, format=fmt, dpi=150, bbox_inches="tight",
+                                                                    metadata=meta), mode="wb")
+    plt.close(fig)
+
+
+def spectrum_plot(df: pd.DataFrame, hue: str, hue_label: str, title: str, outputs: list[str | Path],
+                  log_amplitude: bool = True, reference: pd.DataFrame | None = None) -> None:
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    levels = sorted(df[hue].unique())
+    palette = dict(zip(levels, sns.color_palette("viridis", n_colors=len(levels))))
+    sns.lineplot(data=df, x="freq_index", y="amplitude", hue=hue, hue_order=levels, palette=palette,
+                 errorbar="sd", ax=ax, legend="full")
+    if reference is not None and len(reference):
+        ref = reference.groupby("freq_index", as_index=False)["amplitude"].mean()
+        ax.plot(ref["freq_index"], ref["amplitude"], "k--", lw=1.6, label="RGB")
+    if log_amplitude:
+        ax.set_yscale("log")
+    ax.set_xlabel("zigzag frequency index")
+    ax.set_ylabel("normalized amplitude")
+    ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, title=hue_label, fontsize=7, title_fontsize=8, ncol=2)
+    save_figure(fig, outputs)
+
+
+def _fmt_kl(v: float) -> str:
+    return "0" if v == 0 else f"{v:.0e}"
+
+
+def fig2_channels(spectra_csv: str, kl_reference: float, outputs: list[str], log_amplitude: bool = True) -> None:
+    """Fig. 2: latent spectra of AEs with different bottleneck channel counts, beside RGB at the latent's size."""
+    df = pd.read_csv(spectra_csv)
+    lat = df[(df.model != "rgb") & (df.kl_weight == kl_reference)].copy()
+    spectrum_plot(lat, "channels", "latent channels", f"Latent spectra vs bottleneck size (KL {_fmt_kl(kl_reference)})",
+                  outputs, log_amplitude, reference=df[df.model == "rgb"])
+
+
+def fig3_kl(spectra_csv: str, channels_reference: int, outputs: list[str], log_amplitude: bool = True) -> None:
+    """Fig. 3: latent spectra of AEs trained with different KL weights (same channel count), beside RGB."""
+    df = pd.read_csv(spectra_csv)
+    lat = df[(df.model != "rgb") & (df.channels == channels_reference)].copy()
+    lat["KL weight"] = lat["kl_weight"].map(_fmt_kl)
+    lat = lat.sort_values("kl_weight")
+    spectrum_plot(lat.assign(kl=lat["kl_weight"]), "kl", "KL weight",
+                  f"Latent spectra vs KL weight ({channels_reference} channels)", outputs, log_amplitude,
+                  reference=df[df.model == "rgb"])
+
+
+def fig_rgb_noise(noise_csv: str, outputs: list[str], log_amplitude: bool = True) -> None:
+    """Companion of Fig. 3: RGB spectra with added Gaussian noise of several strengths (noise adds HF)."""
+    df = pd.read_csv(noise_csv)
+    spectrum_plot(df, "noise_std", "noise std", "RGB spectra with additive Gaussian noise", outputs, log_amplitude)

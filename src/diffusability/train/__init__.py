@@ -1,0 +1,1 @@
+"""Training loops (autoencoders) and the checkpoint/EMA machinery they share."""

@@ -1,0 +1,197 @@
+"""Autoencoder training: from scratch (Figs. 2-3 sweeps) or from pretrained weights, resumable bit for bit.
+
+One entry point, `train_autoencoder(cfg)`, takes a composed run config (see `config/hydra/train_ae.yaml`) and
+writes into `cfg.out_dir`:
+  ae/                     the final weights (EMA) as a diffusers folder (config.json + safetensors)
+  config.yaml             the resolved run config
+  train_log.csv           step, loss terms, learning rate, seconds per step
+  checkpoints/step_*/     rolling checkpoints; a rerun resumes from the newest one
+  provenance.json         git commit, package versions, seed
+
+Every random draw of step t (its batch, the posterior sample) is seeded by (seed, t), so a run resumed at step t
+continues exactly as the uninterrupted run would have.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from ..data import StepBatchSampler, build_dataset
+from ..models.autoencoders import autoencoder_from_config
+from ..provenance import atomic_write, write_provenance
+from .checkpoint import EMA, latest_checkpoint, load_checkpoint, save_checkpoint
+from .losses import ReconstructionLoss, kl_per_pixel
+
+log = logging.getLogger(__name__)
+
+# A regulariser adds a loss term: f(ae, x, z, step, recon_loss) -> (loss, metrics dict). SE plugs in here.
+Regulariser = Callable[..., tuple[torch.Tensor, dict[str, float]]]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def setup_determinism(cfg: DictConfig, device: torch.device) -> None:
+    """Fixed threads and deterministic kernels: on CPU the same config and seed give the same bits."""
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    if device.type == "cpu" and cfg.get("deterministic", True):
+        torch.use_deterministic_algorithms(True)
+    torch.manual_seed(int(cfg.seed))
+
+
+def step_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(int(seed) * 1_000_003 + int(step) + 1)
+
+
+class _LogWriter:
+    """Appends train_log.csv rows as training goes; on resume drops rows past the resumed step."""
+
+    FIELDS = ("step", "loss", "recon", "l1", "l2", "lpips", "kl", "se", "lr", "sec_per_step")
+
+    def __init__(self, path: Path, start_step: int):
+        rows = []
+        if start_step > 0 and path.exists():
+            with path.open() as f:
+                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start_step]
+        self.f = path.open("w", newline="")
+        self.w = csv.DictWriter(self.f, fieldnames=self.FIELDS, extrasaction="ignore")
+        self.w.writeheader()
+        self.w.writerows(rows)
+
+    def write(self, row: dict) -> None:
+        self.w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _lr_at(step: int, cfg) -> float:
+    warm = int(cfg.get("warmup_steps", 0))
+    return float(cfg.lr) * (min(1.0, (step + 1) / warm) if warm > 0 else 1.0)
+
+
+def save_final_autoencoder(ae, out_dir: Path) -> Path:
+    """Write the diffusers folder under a temporary name and rename it into place."""
+    final, tmp = out_dir / "ae", out_dir / ".ae.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    ae.save_pretrained(tmp, safe_serialization=True)
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final
+
+
+def config_fingerprint(cfg: DictConfig) -> str:
+    """Hash of everything that determines the trained weights (not where they are written)."""
+    c = OmegaConf.to_container(cfg, resolve=True)
+    c.pop("out_dir", None)
+    return hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def find_resume_checkpoint(ckpt_dir: Path, fingerprint: str) -> Path | None:
+    """The newest checkpoint of this exact config; checkpoints of another config are discarded, not resumed."""
+    ckpt = latest_checkpoint(ckpt_dir)
+    if ckpt is None:
+        return None
+    if json.loads((ckpt / "state.json").read_text()).get("config_fingerprint") != fingerprint:
+        log.warning("checkpoints in %s belong to a different config; starting from scratch", ckpt_dir)
+        shutil.rmtree(ckpt_dir)
+        return None
+    return ckpt
+
+
+def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = None,
+                      init_from: str | Path | None = None) -> Path:
+    """Train (or fine-tune, with `init_from` a diffusers folder) an autoencoder as `cfg` says; returns ae/ path."""
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    setup_determinism(cfg, device)
+    atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
+    write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
+
+    ae = autoencoder_from_config(cfg.model)
+    if init_from is not None:
+        from diffusers import AutoencoderKL
+        ae.load_state_dict(AutoencoderKL.from_pretrained(str(init_from)).state_dict())
+    ae.to(device).train()
+    oc = cfg.optim
+    opt = torch.optim.AdamW(ae.parameters(), lr=float(oc.lr), betas=tuple(oc.betas),
+                            weight_decay=float(oc.weight_decay))
+    ema = EMA(ae, float(oc.ema_decay))
+    start = 0
+    fingerprint = config_fingerprint(cfg)
+    ckpt = find_resume_checkpoint(out / "checkpoints", fingerprint)
+    if ckpt is not None:
+        start = load_checkpoint(ckpt, ae, ema, opt)["step"]
+        log.info("resuming from checkpoint %s at step %d", ckpt, start)
+        print(f"resumed from step {start}", flush=True)
+    total = int(oc.steps)
+
+    dataset = build_dataset(cfg.data, "train", int(cfg.seed))
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=StepBatchSampler(int(oc.batch_size), start, total),
+        num_workers=int(cfg.data.get("num_workers", 0)), pin_memory=device.type == "cuda",
+        persistent_workers=False)
+    lc = cfg.loss
+    recon_loss = ReconstructionLoss(float(lc.l1), float(lc.l2), float(lc.lpips))
+    kl_weight = float(lc.kl_weight)
+    sample_latent = lc.latent == "sample"
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.get("precision") == "bf16")
+    logw = _LogWriter(out / "train_log.csv", start)
+    bar = tqdm(total=total, initial=start, desc=f"train {out.name}", mininterval=2.0, dynamic_ncols=True)
+    tic = time.perf_counter()
+    try:
+        for step, (x, _) in zip(range(start, total), loader):
+            x = x.to(device, non_blocking=True)
+            lr = _lr_at(step, oc)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with autocast:
+                post = ae.encode(x).latent_dist
+                z = post.sample(generator=step_generator(cfg.seed, step, device)) if sample_latent else post.mode()
+                terms = recon_loss(ae.decode(z).sample.float(), x)
+                kl = kl_per_pixel(post, x[0].numel())
+                loss = terms["recon"] + kl_weight * kl
+                metrics = {}
+                for reg in regularisers or ():
+                    reg_loss, reg_metrics = reg(ae=ae, x=x, z=z, step=step, recon_loss=recon_loss)
+                    loss = loss + reg_loss
+                    metrics.update(reg_metrics)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if oc.get("grad_clip"):
+                torch.nn.utils.clip_grad_norm_(ae.parameters(), float(oc.grad_clip))
+            opt.step()
+            ema.update(step)
+            done = step + 1
+            if done % int(oc.log_every) == 0 or done == total:
+                now = time.perf_counter()
+                row = {"step": done, "loss": loss.item(), "kl": kl.item(), "lr": lr,
+                       "sec_per_step": (now - tic) / max(1, done - bar.n), **{k: v.item() for k, v in terms.items()},
+                       **metrics}
+                logw.write(row)
+                bar.set_postfix(loss=f"{row['loss']:.4f}", kl=f"{row['kl']:.3g}", refresh=False)
+                bar.update(done - bar.n)
+                tic = now
+            if done % int(oc.checkpoint_every) == 0 and done < total:
+                save_checkpoint(out / "checkpoints", done, ae, ema, opt, keep=int(oc.keep_checkpoints),
+                                extra={"config_fingerprint": fingerprint})
+    finally:
+        bar.close()
+        logw.close()
+    ema.copy_to(ae)
+    return save_final_autoencoder(ae.eval(), out)

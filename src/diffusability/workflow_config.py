@@ -1,0 +1,95 @@
+"""The workflow's config: base file + scale overlay + user files/flags, checked before any job runs.
+
+Precedence, lowest first: `config/config.yaml`, `config/scales/<scale>.yaml`, then whatever the user passed with
+`--configfile` and `--config`. So `--config scale=paper ae.steps=500`-style ablations always win over the preset.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCALES = ("smoke", "tiny", "small", "paper")
+
+
+class ConfigError(ValueError):
+    """A config problem, phrased as one sentence that names the key."""
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def _key_path(path) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "<top level>"
+
+
+def check_against_schema(config: dict, schema: dict) -> None:
+    """Raise ConfigError naming the first offending key (jsonschema's most relevant error)."""
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors)
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        key = ".".join(filter(None, [_key_path(err.absolute_path) if err.absolute_path else "", extra[0]]))
+        raise ConfigError(f"config key {key} is not a known setting (check its spelling in config/config.yaml)")
+    if err.validator == "enum":
+        raise ConfigError(f"config key {_key_path(err.absolute_path)} is {err.instance!r}, "
+                          f"but must be one of {', '.join(map(str, err.validator_value))}")
+    raise ConfigError(f"config key {_key_path(err.absolute_path)}: {err.message}")
+
+
+def check_semantics(config: dict) -> None:
+    """Rules a JSON schema cannot state (relations between keys)."""
+    ae, data, spec = config["ae"], config["data"], config["spectrum"]
+    comp, res = int(ae["compression"]), int(data["resolution"])
+    if comp & (comp - 1):
+        raise ConfigError(f"config key ae.compression is {comp}, but must be a power of two")
+    if res % comp:
+        raise ConfigError(f"config key data.resolution is {res}, which is not divisible by ae.compression={comp}")
+    latent = res // comp
+    if latent % int(spec["block"]):
+        raise ConfigError(f"config key spectrum.block is {spec['block']}, which does not divide the latent size "
+                          f"{latent} (data.resolution / ae.compression)")
+    if ae.get("pretrained") and ae["preset"] != "flux":
+        raise ConfigError("config key ae.pretrained is set, but pretrained weights are only supported for "
+                          "ae.preset=flux")
+    if data["name"] == "imagefolder" and not data.get("root"):
+        raise ConfigError("config key data.root must name the image folder when data.name is imagefolder")
+    if data["name"] == "photos":
+        overlap = sorted(set(data["train_photos"]) & set(data["val_photos"]))
+        if overlap:
+            raise ConfigError(f"config keys data.train_photos and data.val_photos share {overlap}; "
+                              "the split must be by photo")
+
+
+def resolve_config(base: dict, config_dir: str | Path, user_overrides: dict | None = None,
+                   schema: dict | None = None) -> dict:
+    """Merge base, the chosen scale's overlay and the user's overrides; validate; return a fresh dict."""
+    user_overrides = user_overrides or {}
+    scale = user_overrides.get("scale", base.get("scale", "tiny"))
+    if scale not in SCALES:
+        raise ConfigError(f"config key scale is {scale!r}, but must be one of {', '.join(SCALES)}")
+    overlay_file = Path(config_dir) / "scales" / f"{scale}.yaml"
+    if not overlay_file.exists():
+        raise ConfigError(f"config key scale is {scale!r}, but its overlay {overlay_file} does not exist")
+    overlay = yaml.safe_load(overlay_file.read_text()) or {}
+    merged = deep_merge(deep_merge(base, overlay), user_overrides)
+    merged["scale"] = scale
+    if schema is not None:
+        check_against_schema(merged, schema)
+    check_semantics(merged)
+    return merged
+
+
+def load_schema(path: str | Path) -> dict:
+    return yaml.safe_load(Path(path).read_text())

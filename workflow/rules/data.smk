@@ -1,0 +1,12 @@
+# Dataset check and manifest: fails fast (naming the missing path) before any training starts.
+
+
+rule dataset_manifest:
+    output:
+        f"{R}/data/manifest.json",
+    log:
+        f"logs/{SCALE}/dataset_manifest.log",
+    params:
+        config=config,
+    script:
+        "../scripts/dataset_manifest.py"
