@@ -29,10 +29,11 @@ def save_figure(fig, outputs: list[str | Path]) -> None:
 
 
 def spectrum_plot(df: pd.DataFrame, hue: str, hue_label: str, title: str, outputs: list[str | Path],
-                  log_amplitude: bool = True, reference: pd.DataFrame | None = None) -> None:
+                  log_amplitude: bool = True, reference: pd.DataFrame | None = None,
+                  order: list | None = None) -> None:
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    levels = sorted(df[hue].unique())
+    levels = order if order is not None else sorted(df[hue].unique())
     palette = dict(zip(levels, sns.color_palette("viridis", n_colors=len(levels))))
     sns.lineplot(data=df, x="freq_index", y="amplitude", hue=hue, hue_order=levels, palette=palette,
                  errorbar="sd", ax=ax, legend="full")
@@ -65,11 +66,10 @@ def fig3_kl(spectra_csv: str, channels_reference: int, outputs: list[str], log_a
     """Fig. 3: latent spectra of AEs trained with different KL weights (same channel count), beside RGB."""
     df = pd.read_csv(spectra_csv)
     lat = df[(df.model != "rgb") & (df.channels == channels_reference)].copy()
-    lat["KL weight"] = lat["kl_weight"].map(_fmt_kl)
-    lat = lat.sort_values("kl_weight")
-    spectrum_plot(lat.assign(kl=lat["kl_weight"]), "kl", "KL weight",
-                  f"Latent spectra vs KL weight ({channels_reference} channels)", outputs, log_amplitude,
-                  reference=df[df.model == "rgb"])
+    lat["kl"] = lat["kl_weight"].map(_fmt_kl)
+    order = [_fmt_kl(v) for v in sorted(lat["kl_weight"].unique())]
+    spectrum_plot(lat, "kl", "KL weight", f"Latent spectra vs KL weight ({channels_reference} channels)", outputs,
+                  log_amplitude, reference=df[df.model == "rgb"], order=order)
 
 
 def fig_rgb_noise(noise_csv: str, outputs: list[str], log_amplitude: bool = True) -> None:

@@ -194,4 +194,8 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
         bar.close()
         logw.close()
     ema.copy_to(ae)
-    return save_final_autoencoder(ae.eval(), out)
+    final = save_final_autoencoder(ae.eval(), out)
+    # Checkpoints exist only to resume; once the final weights are in place they are dead weight (GBs at paper
+    # scale). A later fine-tune starts from ae/, not from them.
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    return final

@@ -1,0 +1,30 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    # Nothing in the suite may reach a hub: make any attempt fail loudly instead of hanging.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the repository's workflow (Snakefile, rules, scripts, config, profiles) to run in isolation."""
+    for name in ("Snakefile", "workflow", "config", "profiles"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+    return dest
+
+
+def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIFFUSABILITY_HYDRA_DIR": str(cwd / "config" / "hydra")}
+    return subprocess.run([str(BIN / "snakemake"), "--cores", "2", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)

@@ -1,0 +1,38 @@
+"""Bad configs are rejected by Snakemake before any job runs, in one sentence naming the key."""
+import pytest
+
+from conftest import copy_workflow, snakemake
+
+BAD = {
+    "unknown preset": (["ae={preset: vqgan}"], "config key ae.preset is 'vqgan', but must be one of"),
+    "negative KL weight": (["ae={kl_weights: [0, -1.0e-4]}"], "config key ae.kl_weights[1]: -0.0001 is less than"),
+    "channels not a positive integer": (["ae={channels: [4, 0]}"], "config key ae.channels[1]: 0 is less than"),
+    "fractional channels": (["ae={channels: [4, 2.5]}"], "config key ae.channels[1]: 2.5 is not of type 'integer'"),
+    "resolution not divisible": (["data={resolution: 30}"],
+                                 "config key data.resolution is 30, which is not divisible by ae.compression=4"),
+    "unknown scale": (["scale=huge"], "config key scale is 'huge', but must be one of smoke, tiny, small, paper"),
+    "misspelt key": (["ae={chanels: [4]}"], "config key ae.chanels is not a known setting"),
+}
+
+
+@pytest.fixture(scope="module")
+def wf(tmp_path_factory):
+    return copy_workflow(tmp_path_factory.mktemp("wf"))
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_config_is_rejected_before_any_job(wf, case):
+    overrides, message = BAD[case]
+    proc = snakemake(wf, "all_tables", "--config", *overrides)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert not (wf / "results").exists() and not (wf / "logs").exists()
+
+
+def test_paper_scale_dag_dry_run(wf):
+    proc = snakemake(wf, "-n", "all_tables", "--config", "scale=paper")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "results/paper/ae/flux-c64-kl1e-06-s0/ae/diffusion_pytorch_model.safetensors" in out
+    assert "runtime=1080" in out and "gpu=1" in out
+    assert "train_ae                            8" in out.replace("\t", " ") or "train_ae" in out
