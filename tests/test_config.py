@@ -1,17 +1,21 @@
 """Bad configs are rejected by Snakemake before any job runs, in one sentence naming the key."""
 import pytest
+import yaml
 
 from conftest import copy_workflow, snakemake
 
+# Each bad config as a user would write it in an ablation file (--configfile), and the sentence it must produce.
 BAD = {
-    "unknown preset": (["ae={preset: vqgan}"], "config key ae.preset is 'vqgan', but must be one of"),
-    "negative KL weight": (["ae={kl_weights: [0, -1.0e-4]}"], "config key ae.kl_weights[1]: -0.0001 is less than"),
-    "channels not a positive integer": (["ae={channels: [4, 0]}"], "config key ae.channels[1]: 0 is less than"),
-    "fractional channels": (["ae={channels: [4, 2.5]}"], "config key ae.channels[1]: 2.5 is not of type 'integer'"),
-    "resolution not divisible": (["data={resolution: 30}"],
+    "unknown preset": ({"ae": {"preset": "vqgan"}}, "config key ae.preset is 'vqgan', but must be one of"),
+    "negative KL weight": ({"ae": {"kl_weights": [0, -1.0e-4]}},
+                           "config key ae.kl_weights[1]: -0.0001 is less than the minimum of 0"),
+    "channels not a positive integer": ({"ae": {"channels": [4, 0]}}, "config key ae.channels[1]: 0 is less than"),
+    "fractional channels": ({"ae": {"channels": [4, 2.5]}},
+                            "config key ae.channels[1]: 2.5 is not of type 'integer'"),
+    "resolution not divisible": ({"data": {"resolution": 30}},
                                  "config key data.resolution is 30, which is not divisible by ae.compression=4"),
-    "unknown scale": (["scale=huge"], "config key scale is 'huge', but must be one of smoke, tiny, small, paper"),
-    "misspelt key": (["ae={chanels: [4]}"], "config key ae.chanels is not a known setting"),
+    "unknown scale": ({"scale": "huge"}, "config key scale is 'huge', but must be one of smoke, tiny, small, paper"),
+    "misspelt key": ({"ae": {"chanels": [4]}}, "config key ae.chanels is not a known setting"),
 }
 
 
@@ -21,12 +25,18 @@ def wf(tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_bad_config_is_rejected_before_any_job(wf, case):
-    overrides, message = BAD[case]
-    proc = snakemake(wf, "all_tables", "--config", *overrides)
+def test_bad_config_is_rejected_before_any_job(wf, case, tmp_path):
+    bad, message = BAD[case]
+    (tmp_path / "ablation.yaml").write_text(yaml.safe_dump(bad))
+    proc = snakemake(wf, "all_tables", "--configfile", str(tmp_path / "ablation.yaml"))
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     assert not (wf / "results").exists() and not (wf / "logs").exists()
+
+
+def test_bad_scale_on_the_command_line(wf):
+    proc = snakemake(wf, "all_tables", "--config", "scale=huge")
+    assert proc.returncode != 0 and BAD["unknown scale"][1] in proc.stderr
 
 
 def test_paper_scale_dag_dry_run(wf):
@@ -35,4 +45,5 @@ def test_paper_scale_dag_dry_run(wf):
     out = proc.stdout + proc.stderr
     assert "results/paper/ae/flux-c64-kl1e-06-s0/ae/diffusion_pytorch_model.safetensors" in out
     assert "runtime=1080" in out and "gpu=1" in out
-    assert "train_ae                            8" in out.replace("\t", " ") or "train_ae" in out
+    counts = dict(line.split()[:2] for line in out.splitlines() if line.startswith(("train_ae ", "latent_spectrum ")))
+    assert counts == {"train_ae": "8", "latent_spectrum": "8"}

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -57,11 +58,29 @@ def test_killed_training_resumes_bitwise(tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
+def _crash_at(step_to_crash):
+    def reg(*, step, x, **_):
+        if step == step_to_crash:
+            raise RuntimeError("simulated crash")
+        return x.new_zeros(()), {}
+    return reg
+
+
 def test_checkpoints_of_another_config_are_not_resumed(tmp_path):
-    train_autoencoder(compose_run_config("train_ae", [f"out_dir={tmp_path}", "optim.steps=4",
-                                                      "optim.checkpoint_every=2", *FAST]))
+    args = [f"out_dir={tmp_path}", "optim.steps=4", "optim.checkpoint_every=2", *FAST]
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_autoencoder(compose_run_config("train_ae", args), regularisers=[_crash_at(3)])
     assert (tmp_path / "checkpoints" / "step_00000002").exists()
-    train_autoencoder(compose_run_config("train_ae", [f"out_dir={tmp_path}", "optim.steps=4", "optim.lr=1e-3",
-                                                      "optim.checkpoint_every=2", *FAST]))
+    train_autoencoder(compose_run_config("train_ae", [*args, "optim.lr=1e-3"]))
     log = pd.read_csv(tmp_path / "train_log.csv")
-    assert list(log["step"]) == [1, 2, 3, 4]  # trained from scratch: no stale resume
+    assert list(log["step"]) == [1, 2, 3, 4]  # trained from scratch: the other config's checkpoint was discarded
+    assert not (tmp_path / "checkpoints").exists()  # removed once the final weights are written
+
+
+def test_a_crashed_run_resumes_from_its_checkpoint(tmp_path, capsys):
+    args = [f"out_dir={tmp_path}", "optim.steps=4", "optim.checkpoint_every=2", *FAST]
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_autoencoder(compose_run_config("train_ae", args), regularisers=[_crash_at(3)])
+    train_autoencoder(compose_run_config("train_ae", args))
+    assert "resumed from step 2" in capsys.readouterr().out
+    assert list(pd.read_csv(tmp_path / "train_log.csv")["step"]) == [1, 2, 3, 4]
