@@ -13,6 +13,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/autoencoders.smk"
 include: "workflow/rules/spectra.smk"
+include: "workflow/rules/erasure.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -1,4 +1,8 @@
-"""The workflow's stages as plain functions: each Snakemake script in workflow/scripts calls one of these."""
+"""The workflow's stages as plain functions: each Snakemake script in workflow/scripts calls one of these.
+
+Each stage takes only the settings that determine its output (not the whole config), so that Snakemake's params
+trigger reruns exactly where a setting changed.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,94 +11,96 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from .analysis.reconstruction import reconstruction_frame
-from .analysis.spectra import hf_share_table, latent_spectrum, rgb_spectrum
-from .data import describe_dataset
-from .grid import RUN_KEYS, ae_grid, run_meta  # noqa: F401  (re-exported for scripts)
-from .provenance import write_csv, write_json, write_provenance
+from .grid import RUN_KEYS
+from .provenance import atomic_write, write_csv, write_json, write_provenance
 from .runconfig import compose_run_config
 
 log = logging.getLogger(__name__)
 
 
-def _data_settings(config: dict) -> dict:
-    """The workflow's data keys that the chosen dataset's Hydra group knows (photo lists mean nothing to a folder)."""
-    group = compose_run_config("train_ae", [f"data={config['data']['name']}"]).data
-    return {k: v for k, v in config["data"].items() if k in group and k != "name" and v is not None}
+def data_config(data: dict):
+    """The full data config: the dataset's Hydra group with the workflow's data settings on top."""
+    group = compose_run_config("train_ae", [f"data={data['name']}"]).data
+    return OmegaConf.merge(group, {k: v for k, v in data.items() if k in group and v is not None})
 
 
-def _data_cfg(config: dict) -> dict:
-    group = compose_run_config("train_ae", [f"data={config['data']['name']}"]).data
-    return OmegaConf.to_container(group) | _data_settings(config)
-
-
-def _hydra_value(v) -> str:
-    if isinstance(v, (list, tuple)):
-        return "[" + ",".join(_hydra_value(x) for x in v) + "]"
-    return "null" if v is None else str(v)
-
-
-def ae_overrides(config: dict, meta: dict, out_dir: str, threads: int) -> list[str]:
-    """The Hydra overrides that turn config/hydra/train_ae.yaml into this grid point's run config."""
-    ae = config["ae"]
-    ov = [f"out_dir={out_dir}", f"seed={meta['seed']}", f"device={config['device']}", f"threads={threads}",
-          f"model={ae['preset']}", f"model.latent_channels={meta['channels']}",
-          f"model.compression={ae['compression']}", f"model.pretrained={_hydra_value(ae.get('pretrained'))}",
-          f"data={config['data']['name']}",
-          f"optim={ae['optim']}", f"optim.steps={ae['steps']}", f"optim.batch_size={ae['batch_size']}",
-          f"optim.lr={ae['lr']}", f"loss.kl_weight={meta['kl_weight']}", f"loss.lpips={ae.get('lpips_weight', 0)}"]
-    if "checkpoint_every" in ae:
-        ov.append(f"optim.checkpoint_every={ae['checkpoint_every']}")
-    ov += [f"data.{k}={_hydra_value(v)}" for k, v in _data_settings(config).items()]
-    return ov + list(ae.get("overrides", []))
-
-
-def train_ae_stage(config: dict, name: str, out_dir: str, threads: int) -> None:
-    """Compose the run config with Hydra and train (resuming from the newest checkpoint if any)."""
-    from .train.ae import train_autoencoder
-    cfg = compose_run_config("train_ae", ae_overrides(config, run_meta(config, name), out_dir, threads))
-    train_autoencoder(cfg, init_from=cfg.get("init_from"))
-
-
-def dataset_manifest_stage(config: dict, out_json: str) -> None:
+def dataset_manifest_stage(data: dict, out_json: str) -> None:
     """Check the dataset exists and is split correctly before any training starts; record what it is."""
-    write_json(out_json, describe_dataset(OmegaConf.create(_data_cfg(config))))
+    from .data import describe_dataset
+    write_json(out_json, describe_dataset(data_config(data)))
 
 
-def latent_spectrum_stage(config: dict, name: str, run_dir: str, out_csv: str) -> None:
-    s = config["spectrum"]
-    df = latent_spectrum(run_dir, s["block"], s["normalization"], s["latent"], s["num_images"],
-                         config["eval"]["batch_size"], config["device"])
-    meta = run_meta(config, name)
-    write_csv(out_csv, df.assign(**meta)[RUN_KEYS + ["freq_index", "amplitude", "energy", "block"]])
+def train_ae_stage(overrides: list[str]) -> None:
+    """Compose the run config with Hydra and train or fine-tune (resuming from the newest checkpoint if any)."""
+    from .train.ae import train_autoencoder
+    train_autoencoder(compose_run_config("train_ae", overrides))
 
 
-def rgb_spectrum_stage(config: dict, out_csv: str, noise: bool) -> None:
-    """RGB reference spectrum (model `rgb`), or with noise: one profile per spectrum.noise_stds entry."""
-    s, data_cfg = config["spectrum"], OmegaConf.create(_data_cfg(config))
-    stds = s["noise_stds"] if noise else [0.0]
-    frames = [rgb_spectrum(data_cfg, config["ae"]["compression"], s["block"], s["normalization"],
-                           s["num_images"], s["rgb_mode"], noise_std=std).assign(noise_std=float(std))
-              for std in stds]
-    df = pd.concat(frames, ignore_index=True).assign(model="rgb", preset="rgb", channels=3, kl_weight=float("nan"),
-                                                     seed=0)
-    cols = RUN_KEYS + (["noise_std"] if noise else []) + ["freq_index", "amplitude", "energy", "block"]
-    write_csv(out_csv, df[cols])
+def import_pretrained_stage(overrides: list[str], pretrained: dict) -> None:
+    """Make a pretrained AE a run folder like any trained one (ae/ + config.yaml), so every analysis applies."""
+    from .models.autoencoders import load_pretrained_autoencoder
+    from .train.ae import save_final_autoencoder
+    cfg = compose_run_config("train_ae", overrides)
+    ae = load_pretrained_autoencoder(pretrained["source"], pretrained.get("subfolder"),
+                                     bool(pretrained.get("allow_download")))
+    out = Path(cfg.out_dir)
+    save_final_autoencoder(ae, out)
+    atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
 
 
-def reconstruction_stage(config: dict, name: str, run_dir: str, out_csv: str) -> None:
-    e = config["eval"]
-    write_csv(out_csv, reconstruction_frame(run_dir, run_meta(config, name), e["num_images"], e["batch_size"],
-                                            config["device"]))
+def evaluate_stage(run_dir: str, meta: dict, spectrum: dict, evaluation: dict, device: str, out_spectrum: str,
+                   out_recon: str) -> None:
+    """Latent spectrum and reconstruction metrics of one AE (one job: both need the same encoder pass setup)."""
+    from .analysis.reconstruction import evaluate_reconstruction
+    from .analysis.spectra import latent_spectrum
+    meta = {k: meta.get(k) for k in RUN_KEYS}
+    df = latent_spectrum(run_dir, spectrum["block"], spectrum["normalization"], spectrum["latent"],
+                         spectrum["num_images"], evaluation["batch_size"], device)
+    write_csv(out_spectrum, df.assign(**meta)[RUN_KEYS + ["freq_index", "amplitude", "energy", "block"]])
+    rec = evaluate_reconstruction(run_dir, evaluation["num_images"], evaluation["batch_size"], device)
+    write_csv(out_recon, pd.DataFrame([{**meta, **rec}]))
 
 
-def collect_stage(config: dict, spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str],
-                  out_spectra: str, out_hf: str, out_recon: str) -> None:
-    """Merge per-run CSVs into the tidy tables under results/<scale>/ (with a provenance sidecar each)."""
+def rgb_spectrum_stage(data: dict, compression: int, spectrum: dict, out_rgb: str, out_noise: str) -> None:
+    """RGB reference spectrum (model `rgb`) and, for the noise figure, one profile per spectrum.noise_stds entry."""
+    from .analysis.spectra import rgb_spectrum
+    s, dcfg = spectrum, data_config(data)
+    for out, stds in ((out_rgb, [0.0]), (out_noise, s["noise_stds"])):
+        frames = [rgb_spectrum(dcfg, compression, s["block"], s["normalization"], s["num_images"], s["rgb_mode"],
+                               noise_std=std).assign(noise_std=float(std)) for std in stds]
+        df = pd.concat(frames, ignore_index=True).assign(model="rgb", preset="rgb", channels=3, seed=0,
+                                                         variant="rgb")
+        df = df.reindex(columns=RUN_KEYS + (["noise_std"] if out == out_noise else []) +
+                        ["freq_index", "amplitude", "energy", "block"])
+        write_csv(out, df)
+
+
+def erasure_stage(run_dirs: dict[str, str], meta: dict, erasure: dict, latent_block: int, device: str,
+                  out_csv: str, out_grid: str) -> None:
+    from .analysis.erasure import erasure_study
+    curves, grid = erasure_study(run_dirs, erasure["fractions"], latent_block, erasure["num_images"],
+                                 erasure["grid_images"], erasure["grid_size"], device)
+    write_csv(out_csv, curves.assign(base=meta["model"], seed=meta["seed"]))
+    write_csv(out_grid, grid.assign(base=meta["model"], seed=meta["seed"]))
+
+
+def collect_stage(spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], hf_exclude_dc: bool,
+                  out_spectra: str, out_hf: str, out_recon: str, provenance: dict) -> None:
+    """Merge per-run CSVs into the tidy tables under results/<scale>/ (with a provenance sidecar each).
+
+    reconstruction.csv also carries each AE's latent HF share, so that one table holds everything per variant.
+    """
+    from .analysis.spectra import hf_share_table
     spectra = pd.concat([pd.read_csv(f) for f in [rgb_csv, *spectra_csvs]], ignore_index=True)
     write_csv(out_spectra, spectra)
-    hf = hf_share_table(spectra, config["spectrum"]["hf_exclude_dc"], RUN_KEYS)
-    write_csv(out_hf, hf[RUN_KEYS + ["hf_share"]])
-    write_csv(out_recon, pd.concat([pd.read_csv(f) for f in recon_csvs], ignore_index=True))
+    hf = hf_share_table(spectra, hf_exclude_dc, RUN_KEYS)[RUN_KEYS + ["hf_share"]]
+    write_csv(out_hf, hf)
+    recon = pd.concat([pd.read_csv(f) for f in recon_csvs], ignore_index=True)
+    recon = recon.merge(hf[["model", "hf_share"]], on="model", how="left")
+    write_csv(out_recon, recon)
     for out in (out_spectra, out_hf, out_recon):
-        write_provenance(Path(out).with_suffix(".provenance.json"), config)
+        write_provenance(Path(out).with_suffix(".provenance.json"), provenance)
+
+
+def merge_csvs_stage(inputs: list[str], out_csv: str) -> None:
+    write_csv(out_csv, pd.concat([pd.read_csv(f) for f in inputs], ignore_index=True))

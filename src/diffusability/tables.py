@@ -10,7 +10,7 @@ from .provenance import atomic_write
 
 def render_table(df: pd.DataFrame, out_md: str | Path, out_tex: str | Path, caption: str,
                  floatfmt: str = ".4g") -> None:
-    md = f"**{caption}**\n\n" + df.to_markdown(index=False, floatfmt=floatfmt) + "\n"
+    md = f"**{caption}**\n\n" + df.to_markdown(index=False, floatfmt=floatfmt, missingval="–") + "\n"
     atomic_write(out_md, lambda f: f.write(md))
     tex = df.to_latex(index=False, float_format=lambda v: format(v, floatfmt), caption=caption, escape=True)
     atomic_write(out_tex, lambda f: f.write(tex))
@@ -24,11 +24,69 @@ def _mean_sd(df: pd.DataFrame, keys: list[str], cols: list[str]) -> pd.DataFrame
 
 
 def hf_energy_table(hf_csv: str, recon_csv: str, out_md: str, out_tex: str) -> None:
-    """Per AE: latent HF-energy share (with RGB's for reference), PSNR and SSIM, averaged over seeds."""
+    """Per vanilla AE: latent HF-energy share (with RGB's for reference), PSNR and SSIM, averaged over seeds."""
     hf = pd.read_csv(hf_csv)
+    hf = hf[hf.variant.isin(["vanilla", "rgb"])]
     rec = pd.read_csv(recon_csv)
+    rec = rec[rec.variant == "vanilla"]
     keys = ["preset", "channels", "kl_weight"]
     table = _mean_sd(hf, keys, ["hf_share"]).merge(
         _mean_sd(rec, keys, ["psnr", "ssim"]).drop(columns="seeds"), on=keys, how="left")
     table = table.sort_values(["preset", "channels", "kl_weight"], na_position="first")
     render_table(table, out_md, out_tex, "Latent high-frequency energy share and reconstruction quality")
+
+
+VARIANT_KEYS = ["preset", "channels", "kl_weight", "variant", "se_weight", "se_factors", "se_mode"]
+METRICS = ["psnr", "ssim", "lpips", "hf_share", "latent_mean", "latent_std"]
+
+
+def variants_summary(recon: pd.DataFrame) -> pd.DataFrame:
+    """One row per AE variant (seeds averaged, their count in `seeds`), metrics that were measured."""
+    cols = [c for c in METRICS if c in recon and recon[c].notna().any()]
+    table = _mean_sd(recon, VARIANT_KEYS, cols)
+    order = table["variant"].map({"vanilla": 0, "ft": 1, "se": 2})
+    return table.assign(_o=order).sort_values(["channels", "kl_weight", "_o", "se_weight", "se_factors", "se_mode"],
+                                              na_position="first").drop(columns="_o")
+
+
+def reconstruction_table(recon_csv: str, out_md: str, out_tex: str) -> None:
+    """Every AE variant: reconstruction quality, latent HF share and the latent statistics used by diffusion."""
+    render_table(variants_summary(pd.read_csv(recon_csv)), out_md, out_tex,
+                 "Reconstruction and latent statistics of every autoencoder variant")
+
+
+def ablation_rows(table: pd.DataFrame, kind: str, ref: dict) -> pd.DataFrame:
+    """The rows of one SE ablation. `ref` holds channels, kl_weight, factors, mode, main_weight, kl_weights."""
+    at_ref = (table.channels == ref["channels"]) & (table.kl_weight == ref["kl_weight"])
+    vanilla, ft = table.variant == "vanilla", table.variant == "ft"
+    se = table.variant == "se"
+    default_f, default_m = table.se_factors == ref["factors"], table.se_mode == ref["mode"]
+    main = table.se_weight == ref["main_weight"]
+    if kind == "se_weight":
+        rows = at_ref & (vanilla | ((ft | se) & default_f & default_m))
+    elif kind == "factors":
+        rows = at_ref & (vanilla | (ft & default_f & default_m) | (se & main & default_m))
+    elif kind == "mode":
+        rows = at_ref & (vanilla | (ft & default_f & default_m) | (se & main & default_f))
+    elif kind == "se_kl":
+        kls = set(ref["kl_weights"]) | {ref["kl_weight"]}
+        rows = (table.channels == ref["channels"]) & table.kl_weight.isin(kls) & (
+            vanilla | ((ft | (se & main)) & default_f & default_m))
+    else:
+        raise ValueError(f"unknown ablation {kind!r}")
+    return table[rows]
+
+
+ABLATION_CAPTIONS = {
+    "se_weight": "Ablation: SE weight (0 = FT control)",
+    "factors": "Ablation: SE downsampling factor set",
+    "mode": "Ablation: SE resampling mode",
+    "se_kl": "Ablation: SE combined with KL regularisation",
+}
+
+
+def ablation_table(recon_csv: str, kind: str, ref: dict, out_csv: str, out_md: str, out_tex: str) -> None:
+    from .provenance import write_csv
+    table = ablation_rows(variants_summary(pd.read_csv(recon_csv)), kind, ref)
+    write_csv(out_csv, table)
+    render_table(table, out_md, out_tex, ABLATION_CAPTIONS[kind])

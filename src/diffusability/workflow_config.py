@@ -60,6 +60,15 @@ def check_semantics(config: dict) -> None:
     if latent % int(spec["block"]):
         raise ConfigError(f"config key spectrum.block is {spec['block']}, which does not divide the latent size "
                           f"{latent} (data.resolution / ae.compression)")
+    se = config["se"]
+    for key, sets in (("se.factors", [se["factors"]]), ("se.ablation.factor_sets", se["ablation"]["factor_sets"])):
+        for factors in sets:
+            for f in factors:
+                if latent % f:
+                    raise ConfigError(f"config key {key} has factor {f}, which does not divide the latent size "
+                                      f"{latent} (data.resolution / ae.compression)")
+    if se["base"] == "pretrained" and not ae.get("pretrained"):
+        raise ConfigError("config key se.base is 'pretrained', but ae.pretrained names no weights")
     if ae.get("pretrained") and ae["preset"] != "flux":
         raise ConfigError("config key ae.pretrained is set, but pretrained weights are only supported for "
                           "ae.preset=flux")

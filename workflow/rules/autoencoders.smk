@@ -1,20 +1,20 @@
-# Autoencoder grid (Figs. 2-3): channel sweep at ae.kl_reference, KL sweep at ae.channels_reference.
-# A rerun after a kill resumes from results/<scale>/ae/<run>/checkpoints/ (not a declared output, so kept).
+# Autoencoders: the vanilla grid trained from scratch (Figs. 2-3), a pretrained AE imported as a run, and SE / FT
+# fine-tunes of a base AE (Figs. 4-5). A rerun after a kill resumes each training from
+# results/<scale>/ae/<name>/checkpoints/ (not a declared output, so Snakemake keeps it).
 
 
 rule train_ae:
     input:
         manifest=f"{R}/data/manifest.json",
     output:
-        weights=f"{R}/ae/{{run}}/ae/diffusion_pytorch_model.safetensors",
+        weights=weights("{run}"),
     log:
         f"logs/{SCALE}/train_ae/{{run}}.log",
     benchmark:
         f"benchmarks/{SCALE}/train_ae/{{run}}.tsv"
     params:
-        config=config,
-        run_dir=lambda w: f"{R}/ae/{w.run}",
-    threads: 2
+        overrides=lambda w: ae_overrides(config, run_meta(config, w.run), run_dir(w.run), TRAIN_THREADS),
+    threads: TRAIN_THREADS
     resources:
         mem_mb=res("train_ae", "mem_mb"),
         runtime=res("train_ae", "runtime"),
@@ -23,22 +23,39 @@ rule train_ae:
         "../scripts/train_ae.py"
 
 
-rule reconstruction:
-    input:
-        weights=rules.train_ae.output.weights,
+rule import_pretrained:
     output:
-        f"{R}/ae/{{run}}/reconstruction.csv",
+        weights=weights("{preset}-pretrained"),
     log:
-        f"logs/{SCALE}/reconstruction/{{run}}.log",
-    benchmark:
-        f"benchmarks/{SCALE}/reconstruction/{{run}}.tsv"
+        f"logs/{SCALE}/import_pretrained/{{preset}}.log",
     params:
-        config=config,
-        run_dir=lambda w: f"{R}/ae/{w.run}",
-    threads: 2
+        overrides=lambda w: ae_overrides(config, pretrained_run(config), run_dir(f"{w.preset}-pretrained"), 2),
+        pretrained=lambda w: {"source": config["ae"]["pretrained"], "subfolder": None, "allow_download": False},
+    wildcard_constraints:
+        preset=r"[A-Za-z0-9]+",
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
         runtime=res("evaluate_ae", "runtime"),
-        gpu=res("evaluate_ae", "gpu"),
     script:
-        "../scripts/reconstruction.py"
+        "../scripts/import_pretrained.py"
+
+
+rule finetune_se:
+    input:
+        base=weights("{base}"),
+    output:
+        weights=weights("{base}__{tag}"),
+    log:
+        f"logs/{SCALE}/finetune_se/{{base}}__{{tag}}.log",
+    benchmark:
+        f"benchmarks/{SCALE}/finetune_se/{{base}}__{{tag}}.tsv"
+    params:
+        overrides=lambda w: finetune_overrides(config, run_meta(config, f"{w.base}__{w.tag}"),
+                                               run_dir(f"{w.base}__{w.tag}"), run_dir(w.base), TRAIN_THREADS),
+    threads: TRAIN_THREADS
+    resources:
+        mem_mb=res("finetune_se", "mem_mb"),
+        runtime=res("finetune_se", "runtime"),
+        gpu=res("finetune_se", "gpu"),
+    script:
+        "../scripts/train_ae.py"

@@ -1,6 +1,6 @@
-# Config resolution (base + scale overlay + user overrides), validation before any job, and path helpers.
-import yaml
-from diffusability.grid import ae_grid
+# Config resolution (base + scale overlay + user overrides), validation before any job, and the grid.
+from diffusability.grid import (RUN_KEYS, ae_grid, ae_overrides, all_runs, finetune_overrides, main_variants,
+                                pretrained_run, run_meta, se_grid)
 from diffusability.workflow_config import ConfigError, load_schema, resolve_config
 
 try:
@@ -18,7 +18,9 @@ validate(config, "../schemas/config.schema.yaml")
 SCALE = config["scale"]
 R = f"{config['results_dir']}/{SCALE}"
 F = f"{config['figures_dir']}/{SCALE}"
-AE_RUNS = [run["model"] for run in ae_grid(config)]
+RUNS = [r["model"] for r in all_runs(config)]
+BASES = list(main_variants(config))
+TRAIN_THREADS = 2  # fixed, not workflow.cores: the thread count is part of what makes CPU results bitwise repeatable
 
 
 def res(rule_name, key):
@@ -26,5 +28,16 @@ def res(rule_name, key):
     return config["resources"][rule_name][key]
 
 
+def run_dir(name):
+    return f"{R}/ae/{name}"
+
+
+def weights(name):
+    return f"{run_dir(name)}/ae/diffusion_pytorch_model.safetensors"
+
+
 wildcard_constraints:
     run=r"[A-Za-z0-9]+-c\d+-kl[0-9.e+-]+-s\d+",
+    base=r"[A-Za-z0-9]+-(c\d+-kl[0-9.e+-]+-s\d+|pretrained)",
+    tag=r"se[0-9.e+-]+-f[0-9x]+-[a-z_]+(-frozen)?",
+    model=r"[^/]+",

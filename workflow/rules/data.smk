@@ -7,6 +7,6 @@ rule dataset_manifest:
     log:
         f"logs/{SCALE}/dataset_manifest.log",
     params:
-        config=config,
+        data=config["data"],
     script:
         "../scripts/dataset_manifest.py"

@@ -63,13 +63,88 @@ rule tab_hf_energy:
         "../scripts/tab_hf_energy.py"
 
 
+SE_REF = {
+    "channels": config["ae"]["channels_reference"],
+    "kl_weight": config["ae"]["kl_reference"],
+    "factors": "x".join(map(str, config["se"]["factors"])),
+    "mode": config["se"]["mode"],
+    "main_weight": config["se"]["main_weight"],
+    "kl_weights": config["se"]["ablation"]["kl_weights"],
+}
+ABLATIONS = ["se_weight", "factors", "mode", "se_kl"]
+
+
+rule fig4_se_spectra:
+    input:
+        f"{R}/spectra.csv",
+    output:
+        pdf=f"{F}/fig4_se_spectra.pdf",
+        png=f"{F}/fig4_se_spectra.png",
+    log:
+        f"logs/{SCALE}/fig4.log",
+    params:
+        ref=SE_REF,
+        log_amplitude=PLOT_LOG,
+    localrule: True
+    script:
+        "../scripts/fig4.py"
+
+
+rule fig5_hf_erasure:
+    input:
+        curves=f"{R}/erasure.csv",
+        grid=f"{R}/erasure_grid.csv",
+    output:
+        pdf=f"{F}/fig5_hf_erasure.pdf",
+        png=f"{F}/fig5_hf_erasure.png",
+    log:
+        f"logs/{SCALE}/fig5.log",
+    localrule: True
+    script:
+        "../scripts/fig5.py"
+
+
+rule tab_reconstruction:
+    input:
+        f"{R}/reconstruction.csv",
+    output:
+        md=f"{F}/tab_reconstruction.md",
+        tex=f"{F}/tab_reconstruction.tex",
+    log:
+        f"logs/{SCALE}/tab_reconstruction.log",
+    localrule: True
+    script:
+        "../scripts/tab_reconstruction.py"
+
+
+rule ablation_table:
+    input:
+        f"{R}/reconstruction.csv",
+    output:
+        csv=f"{R}/ablation_{{ablation}}.csv",
+        md=f"{F}/tab_ablation_{{ablation}}.md",
+        tex=f"{F}/tab_ablation_{{ablation}}.tex",
+    log:
+        f"logs/{SCALE}/ablation_{{ablation}}.log",
+    params:
+        ref=SE_REF,
+    wildcard_constraints:
+        ablation="|".join(ABLATIONS),
+    localrule: True
+    script:
+        "../scripts/ablation_table.py"
+
+
 rule all_tables:
     input:
         f"{R}/spectra.csv",
         f"{R}/hf_energy.csv",
         f"{R}/reconstruction.csv",
         f"{R}/rgb_noise_spectra.csv",
+        f"{R}/erasure.csv",
         rules.tab_hf_energy.output,
+        rules.tab_reconstruction.output,
+        expand(rules.ablation_table.output, ablation=ABLATIONS),
 
 
 rule all_figures:
@@ -77,3 +152,5 @@ rule all_figures:
         rules.fig2_latent_spectra_channels.output,
         rules.fig3_latent_spectra_kl.output,
         rules.fig_rgb_noise.output,
+        rules.fig4_se_spectra.output,
+        rules.fig5_hf_erasure.output,

@@ -1,39 +1,46 @@
-# Block-DCT frequency profiles of latents and RGB, merged into results/<scale>/{spectra,hf_energy,reconstruction}.csv
+# Per-AE evaluation (latent block-DCT spectrum + reconstruction metrics), the RGB reference, and the merged tables
+# results/<scale>/{spectra,hf_energy,reconstruction}.csv.
 
 
-rule latent_spectrum:
+rule evaluate_ae:
     input:
-        weights=rules.train_ae.output.weights,
+        weights=weights("{model}"),
     output:
-        f"{R}/spectra/{{run}}.csv",
+        spectrum=f"{R}/eval/{{model}}/spectrum.csv",
+        recon=f"{R}/eval/{{model}}/reconstruction.csv",
     log:
-        f"logs/{SCALE}/latent_spectrum/{{run}}.log",
+        f"logs/{SCALE}/evaluate_ae/{{model}}.log",
     benchmark:
-        f"benchmarks/{SCALE}/latent_spectrum/{{run}}.tsv"
+        f"benchmarks/{SCALE}/evaluate_ae/{{model}}.tsv"
     params:
-        config=config,
-        run_dir=lambda w: f"{R}/ae/{w.run}",
+        run_dir=lambda w: run_dir(w.model),
+        meta=lambda w: run_meta(config, w.model),
+        spectrum=config["spectrum"],
+        evaluation=config["eval"],
+        device=config["device"],
     threads: 2
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
         runtime=res("evaluate_ae", "runtime"),
         gpu=res("evaluate_ae", "gpu"),
     script:
-        "../scripts/latent_spectrum.py"
+        "../scripts/evaluate_ae.py"
 
 
 rule rgb_spectrum:
     input:
         manifest=f"{R}/data/manifest.json",
     output:
-        rgb=f"{R}/spectra/rgb.csv",
+        rgb=f"{R}/eval/rgb/spectrum.csv",
         noise=f"{R}/rgb_noise_spectra.csv",
     log:
         f"logs/{SCALE}/rgb_spectrum.log",
     benchmark:
         f"benchmarks/{SCALE}/rgb_spectrum.tsv"
     params:
-        config=config,
+        data=config["data"],
+        compression=config["ae"]["compression"],
+        spectrum=config["spectrum"],
     threads: 1
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
@@ -44,9 +51,9 @@ rule rgb_spectrum:
 
 rule collect_spectra:
     input:
-        spectra=expand(f"{R}/spectra/{{run}}.csv", run=AE_RUNS),
-        rgb=f"{R}/spectra/rgb.csv",
-        recon=expand(f"{R}/ae/{{run}}/reconstruction.csv", run=AE_RUNS),
+        spectra=expand(f"{R}/eval/{{model}}/spectrum.csv", model=RUNS),
+        rgb=f"{R}/eval/rgb/spectrum.csv",
+        recon=expand(f"{R}/eval/{{model}}/reconstruction.csv", model=RUNS),
     output:
         spectra=f"{R}/spectra.csv",
         hf=f"{R}/hf_energy.csv",
@@ -54,7 +61,8 @@ rule collect_spectra:
     log:
         f"logs/{SCALE}/collect_spectra.log",
     params:
-        config=config,
+        hf_exclude_dc=config["spectrum"]["hf_exclude_dc"],
+        provenance={"scale": SCALE, "spectrum": config["spectrum"], "eval": config["eval"]},
     localrule: True
     script:
         "../scripts/collect_spectra.py"

@@ -2,4 +2,4 @@ from diffusability.smk import logged
 from diffusability.stages import dataset_manifest_stage
 
 with logged(snakemake):
-    dataset_manifest_stage(snakemake.params.config, snakemake.output[0])
+    dataset_manifest_stage(dict(snakemake.params.data), snakemake.output[0])

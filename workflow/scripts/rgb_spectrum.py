@@ -2,5 +2,5 @@ from diffusability.smk import logged
 from diffusability.stages import rgb_spectrum_stage
 
 with logged(snakemake):
-    rgb_spectrum_stage(snakemake.params.config, snakemake.output.rgb, noise=False)
-    rgb_spectrum_stage(snakemake.params.config, snakemake.output.noise, noise=True)
+    p = snakemake.params
+    rgb_spectrum_stage(dict(p.data), p.compression, dict(p.spectrum), snakemake.output.rgb, snakemake.output.noise)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from ..data import StepBatchSampler, build_dataset
 from ..models.autoencoders import autoencoder_from_config
 from ..provenance import atomic_write, write_provenance
+from ..se import ScaleEquivariance
 from .checkpoint import EMA, latest_checkpoint, load_checkpoint, save_checkpoint
 from .losses import ReconstructionLoss, kl_per_pixel
 
@@ -113,9 +114,24 @@ def find_resume_checkpoint(ckpt_dir: Path, fingerprint: str) -> Path | None:
     return ckpt
 
 
-def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = None,
-                      init_from: str | Path | None = None) -> Path:
-    """Train (or fine-tune, with `init_from` a diffusers folder) an autoencoder as `cfg` says; returns ae/ path."""
+def load_init_autoencoder(init_from: str | Path, model_cfg):
+    """The AE a fine-tune starts from (a diffusers folder), checked against the run's model settings."""
+    from diffusers import AutoencoderKL
+    if not (Path(init_from) / "config.json").exists():
+        raise FileNotFoundError(f"init_from {init_from} is not a diffusers autoencoder folder (no config.json)")
+    ae = AutoencoderKL.from_pretrained(str(init_from), use_safetensors=True)
+    if ae.config.latent_channels != int(model_cfg.latent_channels):
+        raise ValueError(f"init_from {init_from} has {ae.config.latent_channels} latent channels, but "
+                         f"model.latent_channels is {model_cfg.latent_channels}")
+    return ae
+
+
+def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = None) -> Path:
+    """Train (or fine-tune from the diffusers folder cfg.init_from) an autoencoder as `cfg` says; returns ae/ path.
+
+    With cfg.se.weight > 0 the scale-equivariance term is added to the loss (SE fine-tuning).
+    """
+    init_from = cfg.get("init_from")
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
@@ -123,14 +139,20 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
     atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
     write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
 
-    ae = autoencoder_from_config(cfg.model)
-    if init_from is not None:
-        from diffusers import AutoencoderKL
-        ae.load_state_dict(AutoencoderKL.from_pretrained(str(init_from)).state_dict())
+    ae = autoencoder_from_config(cfg.model) if init_from is None else load_init_autoencoder(init_from, cfg.model)
     ae.to(device).train()
+    se_cfg = cfg.get("se")
+    if se_cfg is not None and se_cfg.get("freeze_encoder"):
+        for module in (ae.encoder, ae.quant_conv):
+            for p in module.parameters() if module is not None else ():
+                p.requires_grad_(False)
+    if se_cfg is not None and float(se_cfg.weight) > 0:
+        regularisers = [*(regularisers or ()), ScaleEquivariance(
+            float(se_cfg.weight), list(se_cfg.factors), se_cfg.mode, int(cfg.model.compression),
+            int(se_cfg.latent_block), bool(se_cfg.lpips), int(cfg.seed))]
     oc = cfg.optim
-    opt = torch.optim.AdamW(ae.parameters(), lr=float(oc.lr), betas=tuple(oc.betas),
-                            weight_decay=float(oc.weight_decay))
+    opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=float(oc.lr),
+                            betas=tuple(oc.betas), weight_decay=float(oc.weight_decay))
     ema = EMA(ae, float(oc.ema_decay))
     start = 0
     fingerprint = config_fingerprint(cfg)

@@ -1,0 +1,99 @@
+"""The scale-equivariance term: zero where it must be, same factor for image and latent, a real fine-tune step."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from diffusability.dct import block_dct2
+from diffusability.runconfig import compose_run_config
+from diffusability.se import RESAMPLE_MODES, ScaleEquivariance, downsample
+from diffusability.train.losses import ReconstructionLoss
+
+
+class PoolingAE:
+    """An identity-like AE of compression c: encoder = c x c average pooling, decoder = nearest upsampling."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def encode(self, x):
+        return F.avg_pool2d(x, self.c)
+
+    def decode(self, z):
+        return SimpleNamespace(sample=F.interpolate(z, scale_factor=self.c, mode="nearest"))
+
+
+def band_limited(n, cell, size, seed=0):
+    """Images constant on cell x cell squares: no content above the band a cell-wide downsampling keeps."""
+    g = torch.Generator().manual_seed(seed)
+    # dyadic values, so that averaging equal values is exact in float32 and "zero" can mean exactly zero
+    coarse = torch.randint(-8, 9, (n, 3, size // cell, size // cell), generator=g).float() / 8
+    return F.interpolate(coarse, scale_factor=cell, mode="nearest")
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_se_loss_is_zero_for_identity_like_ae_on_band_limited_input(factor):
+    c = 4
+    ae = PoolingAE(c)
+    x = band_limited(3, c * factor, 32)
+    z = ae.encode(x)
+    assert torch.equal(ae.decode(z).sample, x)  # the AE reconstructs this input exactly
+    se = ScaleEquivariance(1.0, [factor], mode="area", compression=c)
+    loss, metrics = se(ae=ae, x=x, z=z, step=0, recon_loss=ReconstructionLoss(1.0, 1.0, 0.0))
+    assert loss.item() == 0.0 and metrics["se"] == 0.0
+    # and it is not zero for an input with detail finer than the downsampled latent can hold
+    x_hf = band_limited(3, c, 32, seed=1)
+    loss_hf, _ = se(ae=ae, x=x_hf, z=ae.encode(x_hf), step=0, recon_loss=ReconstructionLoss(1.0, 1.0, 0.0))
+    assert loss_hf.item() > 1e-3
+
+
+def test_se_loss_is_zero_in_dct_mode_for_identity_ae():
+    ae = PoolingAE(1)
+    x = torch.randn(2, 3, 16, 16)
+    se = ScaleEquivariance(1.0, [2], mode="dct_lowpass", compression=1, latent_block=8)
+    loss, _ = se(ae=ae, x=x, z=ae.encode(x), step=0, recon_loss=ReconstructionLoss(1.0, 1.0, 0.0))
+    assert loss.item() < 1e-12
+
+
+@pytest.mark.parametrize("mode", RESAMPLE_MODES)
+@pytest.mark.parametrize("factor", [2, 4])
+def test_each_mode_downsamples_image_and_latent_by_the_same_factor(mode, factor):
+    c, b = 4, 8
+    x, z = torch.randn(2, 3, 64, 64), torch.randn(2, 16, 16, 16)
+    se = ScaleEquivariance(1.0, [factor], mode=mode, compression=c, latent_block=b)
+    xs, zs = se.pair(x, z, factor)
+    if mode == "dct_lowpass":
+        # Same shape, same band: each keeps the lowest 1/factor^2 of its blocks' zigzag coefficients.
+        for small, block in ((xs, b * c), (zs, b)):
+            kept = (block_dct2(small.double(), block).abs() > 1e-6).flatten(0, -2).any(0)
+            assert kept.sum().item() == block * block // factor**2 and kept[: block * block // factor**2].all()
+        assert xs.shape == x.shape and zs.shape == z.shape
+    else:
+        assert xs.shape[-1] * factor == x.shape[-1] and zs.shape[-1] * factor == z.shape[-1]
+        assert x.shape[-1] // xs.shape[-1] == z.shape[-1] // zs.shape[-1] == factor
+
+
+def test_factor_drawn_per_step_is_seeded():
+    se = ScaleEquivariance(1.0, [2, 4], seed=3)
+    draws = [se.factor_at(t) for t in range(64)]
+    assert set(draws) == {2, 4} and draws == [ScaleEquivariance(1.0, [2, 4], seed=3).factor_at(t) for t in range(64)]
+    with pytest.raises(ValueError, match="unknown se.mode"):
+        downsample(torch.zeros(1, 1, 4, 4), 2, "lanczos")
+
+
+def test_se_finetune_trains_the_decoder_on_small_latents(tmp_path):
+    from diffusability.train.ae import train_autoencoder
+    common = ["model.latent_channels=8", "optim.batch_size=4", "optim.log_every=1", "data.val_crops_per_photo=2"]
+    base = train_autoencoder(compose_run_config("train_ae", [f"out_dir={tmp_path / 'base'}", "optim.steps=2",
+                                                             *common]))
+    ft = compose_run_config("train_ae", [f"out_dir={tmp_path / 'se'}", "optim.steps=3", f"init_from={base}",
+                                         "se.weight=0.5", "se.freeze_encoder=true", *common])
+    train_autoencoder(ft)
+    import pandas as pd
+    from diffusers import AutoencoderKL
+    log = pd.read_csv(tmp_path / "se" / "train_log.csv")
+    assert log["se"].notna().all() and (log["se"] > 0).all()
+    a, b = AutoencoderKL.from_pretrained(str(base)), AutoencoderKL.from_pretrained(str(tmp_path / "se" / "ae"))
+    assert all(torch.equal(p, q) for p, q in zip(a.encoder.parameters(), b.encoder.parameters()))  # frozen
+    assert not all(torch.equal(p, q) for p, q in zip(a.decoder.parameters(), b.decoder.parameters()))
