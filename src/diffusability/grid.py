@@ -73,7 +73,8 @@ def se_grid(config: dict) -> list[dict]:
     main_w, factors, mode, abl = se["main_weight"], se["factors"], se["mode"], se["ablation"]
     runs = []
     for base in se_bases(config):
-        runs += [_finetune(config, base, w, factors, mode) for w in se["weights"]]
+        # The FT control and the main SE model (Fig. 5, main tables) exist whatever the sweep lists.
+        runs += [_finetune(config, base, w, factors, mode) for w in (0.0, main_w, *se["weights"])]
         runs += [_finetune(config, base, main_w, fs, mode) for fs in abl["factor_sets"]]
         runs += [_finetune(config, base, main_w, factors, m) for m in abl["modes"]]
     for kl in abl["kl_weights"]:

@@ -48,8 +48,8 @@ def import_pretrained_stage(overrides: list[str], pretrained: dict) -> None:
     atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
 
 
-def evaluate_stage(run_dir: str, meta: dict, spectrum: dict, evaluation: dict, device: str, out_spectrum: str,
-                   out_recon: str) -> None:
+def evaluate_stage(run_dir: str, meta: dict, spectrum: dict, evaluation: dict, device: str, fd: dict,
+                   out_spectrum: str, out_recon: str) -> None:
     """Latent spectrum and reconstruction metrics of one AE (one job: both need the same encoder pass setup)."""
     from .analysis.reconstruction import evaluate_reconstruction
     from .analysis.spectra import latent_spectrum
@@ -57,8 +57,20 @@ def evaluate_stage(run_dir: str, meta: dict, spectrum: dict, evaluation: dict, d
     df = latent_spectrum(run_dir, spectrum["block"], spectrum["normalization"], spectrum["latent"],
                          spectrum["num_images"], evaluation["batch_size"], device)
     write_csv(out_spectrum, df.assign(**meta)[RUN_KEYS + ["freq_index", "amplitude", "energy", "block"]])
-    rec = evaluate_reconstruction(run_dir, evaluation["num_images"], evaluation["batch_size"], device)
+    rec = evaluate_reconstruction(run_dir, evaluation["num_images"], evaluation["batch_size"], device, fd)
     write_csv(out_recon, pd.DataFrame([{**meta, **rec}]))
+
+
+def proxy_features_stage(data: dict, proxy: dict, seed: int, out_path: str) -> None:
+    """Train the offline stand-in feature network on the training split (photo identity or image class)."""
+    from .data import build_dataset
+    from .metrics.proxy_features import train_proxy_net
+    dcfg = data_config(data)
+    ds = build_dataset(dcfg, "train", seed)
+    num_classes = len(dcfg.train_photos) if dcfg.name == "photos" else len(ds.classes)
+    meta = train_proxy_net(ds, num_classes, proxy["steps"], proxy["batch_size"], proxy["lr"], proxy["feature_dim"],
+                           seed, out_path)
+    log.info("proxy feature net: %s", meta)
 
 
 def rgb_spectrum_stage(data: dict, compression: int, spectrum: dict, out_rgb: str, out_noise: str) -> None:

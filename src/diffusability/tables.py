@@ -37,7 +37,7 @@ def hf_energy_table(hf_csv: str, recon_csv: str, out_md: str, out_tex: str) -> N
 
 
 VARIANT_KEYS = ["preset", "channels", "kl_weight", "variant", "se_weight", "se_factors", "se_mode"]
-METRICS = ["psnr", "ssim", "lpips", "hf_share", "latent_mean", "latent_std"]
+METRICS = ["psnr", "ssim", "lpips", "rfid", "rfid_proxy", "hf_share", "latent_mean", "latent_std"]
 
 
 def variants_summary(recon: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,9 @@ R = f"{config['results_dir']}/{SCALE}"
 F = f"{config['figures_dir']}/{SCALE}"
 RUNS = [r["model"] for r in all_runs(config)]
 BASES = list(main_variants(config))
+# Feature space of every Fréchet distance: real Inception when its weights are given, else the DAG's proxy.
+FD = ({"kind": "inception", "weights": config["metrics"]["inception_weights"]}
+      if config["metrics"]["inception_weights"] else {"kind": "proxy", "weights": f"{R}/features/proxy.safetensors"})
 TRAIN_THREADS = 2  # fixed, not workflow.cores: the thread count is part of what makes CPU results bitwise repeatable
 
 

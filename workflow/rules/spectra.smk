@@ -2,9 +2,30 @@
 # results/<scale>/{spectra,hf_energy,reconstruction}.csv.
 
 
+rule proxy_features:
+    input:
+        manifest=f"{R}/data/manifest.json",
+    output:
+        f"{R}/features/proxy.safetensors",
+    log:
+        f"logs/{SCALE}/proxy_features.log",
+    benchmark:
+        f"benchmarks/{SCALE}/proxy_features.tsv"
+    params:
+        data=config["data"],
+        proxy=config["metrics"]["proxy"],
+    threads: 2
+    resources:
+        mem_mb=res("evaluate_ae", "mem_mb"),
+        runtime=res("evaluate_ae", "runtime"),
+    script:
+        "../scripts/proxy_features.py"
+
+
 rule evaluate_ae:
     input:
         weights=weights("{model}"),
+        features=FD["weights"],
     output:
         spectrum=f"{R}/eval/{{model}}/spectrum.csv",
         recon=f"{R}/eval/{{model}}/reconstruction.csv",
@@ -18,6 +39,7 @@ rule evaluate_ae:
         spectrum=config["spectrum"],
         evaluation=config["eval"],
         device=config["device"],
+        fd=FD,
     threads: 2
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),

@@ -4,18 +4,22 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import pandas as pd
 import torch
 
+from ..metrics.frechet import frechet_distance, metric_name, to_uint8
 from ..train.ae import resolve_device
 from .perceptual import load_lpips, psnr, ssim
 from .spectra import encode_batched, load_trained_autoencoder, validation_images
 
 
 @torch.no_grad()
-def evaluate_reconstruction(run_dir: str | Path, num_images: int, batch_size: int,
-                            device: str = "auto") -> dict[str, float]:
-    """Mean PSNR/SSIM/LPIPS of decode(posterior mean) vs the image, plus the latent mean/std (for diffusion)."""
+def evaluate_reconstruction(run_dir: str | Path, num_images: int, batch_size: int, device: str = "auto",
+                            fd: dict | None = None) -> dict[str, float]:
+    """Mean PSNR/SSIM/LPIPS of decode(posterior mean) vs the image, plus the latent mean/std (for diffusion).
+
+    With `fd` = {"kind": "inception" | "proxy", "weights": path}, also the reconstruction Fréchet distance between
+    reconstructions and originals, named `rfid` (Inception) or `rfid_proxy` (offline proxy features).
+    """
     dev = resolve_device(device)
     ae, cfg = load_trained_autoencoder(run_dir, dev)
     torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
@@ -23,18 +27,21 @@ def evaluate_reconstruction(run_dir: str | Path, num_images: int, batch_size: in
     z = encode_batched(ae, x, batch_size, sample=False)
     lp = load_lpips()
     scores = {"psnr": [], "ssim": [], "lpips": []}
+    recons = []
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].to(dev)
         rec = ae.decode(z[i:i + batch_size].to(dev)).sample.clamp(-1, 1)
+        recons.append(to_uint8(rec).cpu())
         scores["psnr"].append(psnr(rec, xb).cpu())
         scores["ssim"].append(ssim(rec, xb).cpu())
         if lp is not None:
             scores["lpips"].append(lp.to(dev)(rec, xb).flatten().cpu())
     out = {k: float(torch.cat(v).mean()) if v else math.nan for k, v in scores.items()}
     out.update(num_images=len(x), latent_mean=float(z.mean()), latent_std=float(z.std()))
+    if fd is not None:
+        rec_all = torch.cat(recons).float() / 127.5 - 1.0
+        out[metric_name(fd["kind"], "rfid")] = frechet_distance(rec_all, x, fd["kind"], fd["weights"],
+                                                                cuda=dev.type == "cuda")
     return out
 
 
-def reconstruction_frame(run_dir: str | Path, run_meta: dict, num_images: int, batch_size: int,
-                         device: str = "auto") -> pd.DataFrame:
-    return pd.DataFrame([{**run_meta, **evaluate_reconstruction(run_dir, num_images, batch_size, device)}])
