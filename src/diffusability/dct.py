@@ -97,18 +97,25 @@ def frequency_profile(x: torch.Tensor, block: int, normalization: str = "dc_mean
       - "dc_block": the literal per-block ratio |c_k| / |c_0|, averaged (eps-guarded).
       - "none": raw mean amplitudes.
     """
-    coeffs = block_dct2(x.to(torch.float32), block).reshape(-1, block * block)
-    amp = coeffs.abs()
-    energy = coeffs.square().mean(0)
+    if normalization not in ("dc_mean", "dc_block", "none"):
+        raise ValueError(f"unknown spectrum normalization {normalization!r}; use dc_mean, dc_block or none")
+    x = x.to(torch.float32)
+    _check_blocks(x, block)
+    *lead, h, w = x.shape
+    tiles = x.reshape(-1, h // block, block, w // block, block).transpose(-3, -2).reshape(-1, block * block)
+    # Frequency-major output (B*B, blocks): the per-frequency reductions then run over contiguous memory, and the
+    # GEMM reads the block layout through a transpose flag instead of a second copy.
+    coeffs = _zigzag_kron(block, x.dtype, str(x.device)) @ tiles.T
+    n = coeffs.shape[1]
+    energy = torch.linalg.vector_norm(coeffs, 2, dim=1).square_() / n
+    amp = coeffs.abs_()  # in place: the coefficients are not needed after this
     if normalization == "dc_mean":
-        mean_amp = amp.mean(0)
+        mean_amp = amp.sum(1) / n
         amplitude = mean_amp / mean_amp[0].clamp_min(torch.finfo(mean_amp.dtype).tiny)
     elif normalization == "dc_block":
-        amplitude = (amp / amp[:, :1].clamp_min(1e-6)).mean(0)
-    elif normalization == "none":
-        amplitude = amp.mean(0)
+        amplitude = (amp / amp[:1].clamp_min(1e-6)).mean(1)
     else:
-        raise ValueError(f"unknown spectrum normalization {normalization!r}; use dc_mean, dc_block or none")
+        amplitude = amp.sum(1) / n
     return {"amplitude": amplitude, "energy": energy}
 
 
