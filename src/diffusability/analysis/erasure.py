@@ -50,16 +50,21 @@ def erasure_study(run_dirs: dict[str, str], fractions: list[float], latent_block
             for f in fractions:
                 xe = erase_high_frequencies(x, latent_block * compression, f).clamp(-1, 1)
                 rows.append({"method": "rgb", "erase_fraction": f, "psnr": float(psnr(xe, x).mean()),
-                             "ssim": float(ssim(xe, x).mean())})
+                             "ssim": float(ssim(xe, x).mean()), "psnr_vs_clean": float(psnr(xe, x).mean())})
                 grid += [_to_uint8_rows(xe[i], grid_size, method="rgb", erase_fraction=f, image=i)
                          for i in range(min(grid_images, len(x)))]
         z = encode_batched(ae, x, 32, sample=False)
-        for f in fractions:
+        clean = None
+        for f in sorted(fractions):
             ze = erase_high_frequencies(z, latent_block, f)
             rec = torch.cat([ae.decode(ze[i:i + 32].to(dev)).sample.float().cpu() for i in range(0, len(ze), 32)])
             rec = rec.clamp(-1, 1)
+            # The AE's own reconstruction error is not the erasure's doing: psnr_vs_clean compares with the decode
+            # of the untouched latent, as RGB's compares with the untouched image.
+            clean = rec if f == 0 else clean
             rows.append({"method": label, "erase_fraction": f, "psnr": float(psnr(rec, x).mean()),
-                         "ssim": float(ssim(rec, x).mean())})
+                         "ssim": float(ssim(rec, x).mean()),
+                         "psnr_vs_clean": float(psnr(rec, clean).mean()) if clean is not None else float("nan")})
             grid += [_to_uint8_rows(rec[i], grid_size, method=label, erase_fraction=f, image=i)
                      for i in range(min(grid_images, len(x)))]
     curves = pd.DataFrame(rows)
