@@ -18,9 +18,12 @@ def _offline(monkeypatch):
 
 def copy_workflow(dest: Path) -> Path:
     """A copy of the repository's workflow (Snakefile, rules, scripts, config, profiles) to run in isolation."""
-    for name in ("Snakefile", "workflow", "config", "profiles"):
+    for name in ("Snakefile", "workflow", "config", "profiles", "slurm"):
         src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
+        if src.is_symlink():
+            (dest / name).symlink_to(os.readlink(src))
+        else:
+            (shutil.copytree if src.is_dir() else shutil.copy2)(src, dest / name)
     return dest
 
 

@@ -1,0 +1,180 @@
+"""The cluster path on a real one-node Slurm (tests/slurm/slurm_local.sh: munge, MariaDB, slurmdbd, slurmctld,
+slurmd on localhost). Runs as root on Debian; elsewhere it skips with the reason, except under CI, where it fails.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import BIN, ROOT, copy_workflow, snakemake
+
+SCRIPT = ROOT / "tests" / "slurm" / "slurm_local.sh"
+
+
+def _cannot_run() -> str | None:
+    if os.geteuid() != 0:
+        return "the local Slurm needs root"
+    if not Path("/etc/debian_version").exists():
+        return "the local Slurm is installed with Debian's packages"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    why = _cannot_run()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set, so the Slurm tests must run, but {why}")
+        pytest.skip(why)
+    # The daemons run as users munge and mysql: their state must not sit under pytest's root-only tmp dirs.
+    state = Path(tempfile.mkdtemp(prefix="diffusability-slurm-", dir="/tmp"))
+    state.chmod(0o755)
+    up = subprocess.run(["bash", str(SCRIPT), "up", str(state)], capture_output=True, text=True, timeout=900)
+    if up.returncode:
+        msg = f"could not bring up Slurm: {up.stderr[-2000:]}"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    yield state
+    subprocess.run(["bash", str(SCRIPT), "down", str(state)], timeout=120)
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def _env(wf: Path) -> dict:
+    # The jobs rerun this Python on the node; its bin/ must be on PATH as it is for the user who installed it.
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}:{os.environ['PATH']}",
+            "DIFFUSABILITY_HYDRA_DIR": str(wf / "config" / "hydra")}
+
+
+def _sacct() -> list[dict]:
+    out = subprocess.run(["sacct", "-a", "-n", "-X", "-P", "-o", "JobID,JobName,Comment,State"], capture_output=True,
+                         text=True, check=True).stdout
+    return [dict(zip(("id", "name", "comment", "state"), line.split("|"))) for line in out.splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def cluster_run(slurm, tmp_path_factory):
+    wf = copy_workflow(tmp_path_factory.mktemp("cluster"))
+    before = {j["id"] for j in _sacct()}
+    proc = subprocess.run([str(BIN / "snakemake"), "--profile", "slurm", "all_tables", "--config", "scale=smoke"],
+                          cwd=wf, env=_env(wf), capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return wf, [j for j in _sacct() if j["id"] not in before], proc.stdout + proc.stderr
+
+
+def test_smoke_all_tables_runs_through_slurm(cluster_run):
+    wf, jobs, _ = cluster_run
+    assert (wf / "results" / "smoke" / "generation.csv").exists()
+    assert (wf / "paper_figures" / "smoke" / "tab_reconstruction.md").exists()
+    text = " ".join(j["name"] + " " + j["comment"] for j in jobs)
+    # Heavy rules went through the executor plugin (the rule is named in the job's comment) ...
+    for rule in ("evaluate_ae", "rgb_spectrum", "proxy_features", "erasure", "encode_latents", "evaluate_dit"):
+        assert f"rule_{rule}" in text, (rule, jobs)
+    # ... trainings through submitit (the job is named after its run folder) ...
+    assert any(j["name"] == "tiny-c4-kl0-s0" for j in jobs), jobs
+    assert any(j["name"].endswith("__dit-tiny-s0") for j in jobs), jobs
+    assert len(list((wf / "results" / "smoke" / "ae" / "tiny-c4-kl0-s0" / "submitit").glob("*/*_log.out"))) >= 1
+    # ... and light rules stayed local.
+    for rule in ("collect_spectra", "tab_reconstruction", "ablation_table", "dataset_manifest", "collect_generation"):
+        assert f"rule_{rule}" not in text, rule
+    assert all(j["state"] == "COMPLETED" for j in jobs), jobs
+
+
+def _overrides(out: Path, steps: int) -> list[str]:
+    return [f"out_dir={out}", "threads=1", f"optim.steps={steps}", "optim.batch_size=4", "optim.checkpoint_every=5",
+            "model.latent_channels=4", "optim.log_every=1"]
+
+
+def test_requeued_submitit_training_resumes_to_the_same_weights(slurm, tmp_path):
+    import submitit
+
+    from diffusability.launch import TrainingJob
+    steps = 120
+    TrainingJob("train_ae", _overrides(tmp_path / "straight", steps))()
+    out = tmp_path / "requeued"
+    executor = submitit.AutoExecutor(folder=str(tmp_path / "submitit" / "%j"), cluster="slurm")
+    executor.update_parameters(timeout_min=20, cpus_per_task=1, mem_gb=2, name="requeue-test")
+    job = executor.submit(TrainingJob("train_ae", _overrides(out, steps)))
+    deadline = time.time() + 300
+    while not (out / "checkpoints" / "step_00000010").exists():
+        assert time.time() < deadline and job.state not in ("FAILED", "COMPLETED"), job.state
+        time.sleep(0.05)
+    subprocess.run(["scontrol", "requeue", job.job_id], check=True)
+    # A requeued job waits ~2 minutes before it may start again; a test need not.
+    for _ in range(60):
+        time.sleep(0.5)
+        if subprocess.run(["scontrol", "update", f"JobId={job.job_id}", "StartTime=now"],
+                          capture_output=True).returncode == 0 and job.state != "RUNNING":
+            break
+    job.result()  # waits for the requeued run to finish
+    log = Path(job.paths.stdout).read_text() + Path(job.paths.stderr).read_text()
+    assert "resumed from step" in log, log[-3000:]
+    a = load_file(tmp_path / "straight" / "ae" / "diffusion_pytorch_model.safetensors")
+    b = load_file(out / "ae" / "diffusion_pytorch_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _bad_config(wf: Path, body: str) -> list[str]:
+    (wf / "extra.yaml").write_text(body)
+    return ["--configfile", "config/cluster.yaml", "extra.yaml", "--config", "scale=smoke"]
+
+
+def test_a_training_that_raises_in_its_job_fails_the_rule_with_that_error(cluster_run):
+    wf, _, _ = cluster_run
+    run = "tiny-c12-kl0-s0"
+    target = f"results/smoke/ae/{run}/ae/diffusion_pytorch_model.safetensors"
+    args = _bad_config(wf, "ae:\n  channels: [4, 8, 12]\n  overrides: ['optim.lr=-1.0']\n")
+    proc = subprocess.run([str(BIN / "snakemake"), "--profile", "slurm", target, *args], cwd=wf, env=_env(wf),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "Invalid learning rate" in (wf / "logs" / "smoke" / "train_ae" / f"{run}.log").read_text()
+    assert not (wf / target).exists()
+
+
+def test_a_cancelled_job_fails_the_rule_within_a_minute(cluster_run):
+    wf, _, _ = cluster_run
+    run = "tiny-c16-kl0-s0"
+    target = f"results/smoke/ae/{run}/ae/diffusion_pytorch_model.safetensors"
+    args = _bad_config(wf, "ae:\n  channels: [4, 8, 16]\n  steps: 100000\n")
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--profile", "slurm", target, *args], cwd=wf, env=_env(wf),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        job_id = None
+        while job_id is None:
+            assert time.time() < deadline and proc.poll() is None, "the training was never submitted"
+            out = subprocess.run(["squeue", "-h", "-n", run, "-o", "%i %T"], capture_output=True, text=True).stdout
+            job_id = next((line.split()[0] for line in out.splitlines() if "RUNNING" in line), None)
+            time.sleep(0.5)
+        cancelled = time.time()
+        subprocess.run(["scancel", job_id], check=True)
+        proc.wait(timeout=120)
+        assert time.time() - cancelled < 60
+        assert proc.returncode != 0
+        assert "cancelled" in (wf / "logs" / "smoke" / "train_ae" / f"{run}.log").read_text()
+        assert not (wf / target).exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+
+
+def test_paper_plan_asks_for_gpus_and_paper_runtimes(tmp_path):
+    wf = copy_workflow(tmp_path)
+    proc = subprocess.run([str(BIN / "snakemake"), "--profile", "slurm", "-n", "all_tables", "--config", "scale=paper"],
+                          cwd=wf, env=_env(wf), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    blocks = {}
+    for block in proc.stdout.split("\n\n"):
+        for line in block.splitlines():
+            if line.strip().startswith(("rule ", "localrule ")):
+                blocks.setdefault(line.split()[1].rstrip(":"), block)
+    for rule, runtime in (("train_ae", 1080), ("finetune_se", 240), ("train_dit", 2880), ("evaluate_dit", 720)):
+        assert f"runtime={runtime}" in blocks[rule] and "gpu=1" in blocks[rule], (rule, blocks.get(rule))
+    assert "gpu=" not in blocks["tab_reconstruction"]
