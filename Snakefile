@@ -14,7 +14,14 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/autoencoders.smk"
 include: "workflow/rules/spectra.smk"
 include: "workflow/rules/erasure.smk"
+include: "workflow/rules/generation.smk"
 include: "workflow/rules/figures.smk"
+
+
+localrules:
+    all,
+    all_tables,
+    all_figures,
 
 
 rule all:

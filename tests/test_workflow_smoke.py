@@ -16,12 +16,16 @@ COLUMNS = {
     "reconstruction.csv": RUN + ["psnr", "ssim", "lpips", "num_images", "latent_mean", "latent_std", "rfid_proxy",
                                  "hf_share"],
     "rgb_noise_spectra.csv": RUN + ["noise_std", "freq_index", "amplitude", "energy", "block"],
-    "erasure.csv": ["method", "erase_fraction", "psnr", "ssim", "psnr_drop", "base", "seed"],
+    "erasure.csv": ["method", "erase_fraction", "psnr", "ssim", "psnr_vs_clean", "psnr_drop", "base", "seed"],
+    "generation.csv": ["ae", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed", "step",
+                       "metric", "value"],
+    "main_image.csv": ["base", "channels", "kl_weight", "dit", "variant", "se_weight", "metric", "value", "value_sd",
+                       "seeds", "step", "rel_change_vs_vanilla"],
     **{f"ablation_{k}.csv": SUMMARY for k in ("se_weight", "factors", "mode", "se_kl")},
 }
 FIGURES = ["fig2_latent_spectra_channels", "fig3_latent_spectra_kl", "fig_rgb_noise", "fig4_se_spectra",
-           "fig5_hf_erasure"]
-TABLES = ["tab_hf_energy", "tab_reconstruction"] + [f"tab_ablation_{k}" for k in ("se_weight", "factors", "mode",
+           "fig5_hf_erasure", "fig1_convergence"]
+TABLES = ["tab_hf_energy", "tab_reconstruction", "tab_main_image"] + [f"tab_ablation_{k}" for k in ("se_weight", "factors", "mode",
                                                                                  "se_kl")]
 BASE = "tiny-c4-kl0-s0"
 
@@ -51,6 +55,11 @@ def test_every_table_exists_with_its_columns(smoke):
     erasure = pd.read_csv(smoke / "results" / "smoke" / "erasure.csv")
     assert set(erasure.method) == {"rgb", "vanilla", "ft", "se"}
     assert set(erasure.erase_fraction) == {0.0, 0.5, 0.9}
+    gen = pd.read_csv(smoke / "results" / "smoke" / "generation.csv")
+    assert set(gen.variant) == {"vanilla", "ft", "se"} and set(gen.step) == {2, 4}
+    assert set(gen.metric) == {"fd_proxy"} and (gen.value > 0).all()  # offline: never called FID
+    main = pd.read_csv(smoke / "results" / "smoke" / "main_image.csv")
+    assert (main[main.variant == "vanilla"].rel_change_vs_vanilla == 0).all() and len(main) == 3
 
 
 def test_ft_control_differs_from_se_only_in_the_se_weight(smoke):
@@ -68,6 +77,7 @@ def test_every_figure_exists(smoke):
     for fig in FIGURES:
         for ext in ("pdf", "png"):
             assert (smoke / "paper_figures" / "smoke" / f"{fig}.{ext}").stat().st_size > 5000, fig
+    assert len(list((smoke / "paper_figures" / "smoke" / "samples").glob("*.png"))) == 3
 
 
 def test_every_job_left_a_log_and_heavy_jobs_a_benchmark(smoke):
@@ -75,6 +85,9 @@ def test_every_job_left_a_log_and_heavy_jobs_a_benchmark(smoke):
     assert len(list((smoke / "benchmarks" / "smoke" / "train_ae").glob("*.tsv"))) == 3
     assert len(list((smoke / "benchmarks" / "smoke" / "finetune_se").glob("*.tsv"))) == 7
     assert len(list((smoke / "benchmarks" / "smoke" / "evaluate_ae").glob("*.tsv"))) == 10
+    for rule in ("encode_latents", "train_dit", "evaluate_dit"):
+        assert len(list((smoke / "benchmarks" / "smoke" / rule).glob("*.tsv"))) == 3, rule
+        assert len(list((smoke / "logs" / "smoke" / rule).glob("*.log"))) == 3, rule
     assert "resum" not in (smoke / "logs" / "smoke" / "train_ae" / "tiny-c4-kl0-s0.log").read_text()
 
 

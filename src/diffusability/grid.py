@@ -165,3 +165,43 @@ def finetune_overrides(config: dict, meta: dict, out_dir: str, base_dir: str, th
         f"se.mode={meta['se_mode']}", f"se.freeze_encoder={se['freeze_encoder']}", f"se.lpips={se['lpips_in_se']}",
         f"se.latent_block={config['spectrum']['block']}"]
     return ov + list(ae.get("overrides", [])) + list(se.get("overrides", []))
+
+
+# --- Latent diffusion (Fig. 1, Table 1) ----------------------------------------------------------------------------
+
+def dit_name(ae_model: str, preset: str, seed: int) -> str:
+    return f"{ae_model}__dit-{preset.replace('/', '')}-s{seed}"
+
+
+def dit_grid(config: dict) -> list[dict]:
+    """One DiT per (SE base, AE variant in dit.variants, DiT preset, DiT seed), on that variant's latents."""
+    dit = config["dit"]
+    runs = []
+    for base, variants in main_variants(config).items():
+        for variant in dit["variants"]:
+            ae = run_meta(config, variants[variant])
+            for preset in dit["presets"]:
+                for seed in dit["seeds"]:
+                    runs.append({"dit_run": dit_name(ae["model"], preset, seed), "ae": ae["model"], "base": base,
+                                 "variant": variant, "se_weight": ae["se_weight"], "channels": ae["channels"],
+                                 "kl_weight": ae["kl_weight"], "dit": preset, "seed": seed})
+    return runs
+
+
+def dit_meta(config: dict, name: str) -> dict:
+    for run in dit_grid(config):
+        if run["dit_run"] == name:
+            return run
+    raise KeyError(f"DiT run {name!r} is not in the configured grid")
+
+
+def dit_overrides(config: dict, meta: dict, out_dir: str, latents: str, threads: int) -> list[str]:
+    """Overrides that turn config/hydra/train_dit.yaml into this DiT run's config."""
+    d = config["dit"]
+    ov = [f"out_dir={out_dir}", f"latents={latents}", f"seed={meta['seed']}", f"device={config['device']}",
+          f"threads={threads}", f"model.preset={meta['dit']}", f"model.conditional={d['conditional']}",
+          f"latent_norm={d['latent_norm']}", f"precision={d['precision']}", f"compile={d['compile']}",
+          f"flow.label_dropout={d['label_dropout']}", f"optim.steps={d['steps']}",
+          f"optim.batch_size={d['batch_size']}", f"optim.lr={d['lr']}", f"optim.ema_decay={d['ema_decay']}",
+          f"optim.checkpoint_every={d['checkpoint_every']}", f"snapshots={_hydra_value(d['eval_steps'])}"]
+    return ov + list(d.get("overrides", []))

@@ -31,9 +31,11 @@ def dataset_manifest_stage(data: dict, out_json: str) -> None:
 
 
 def train_ae_stage(overrides: list[str]) -> None:
-    """Compose the run config with Hydra and train or fine-tune (resuming from the newest checkpoint if any)."""
-    from .train.ae import train_autoencoder
-    train_autoencoder(compose_run_config("train_ae", overrides))
+    """Compose the run config with Hydra and train or fine-tune (resuming from the newest checkpoint if any),
+    in this job or, with the submitit launcher, as its own Slurm job."""
+    from .launch import launcher_for, run_training
+    rule = "finetune_se" if any(o.startswith("init_from=") for o in overrides) else "train_ae"
+    run_training("train_ae", overrides, launcher_for(rule), _out_dir(overrides))
 
 
 def import_pretrained_stage(overrides: list[str], pretrained: dict) -> None:
@@ -116,3 +118,39 @@ def collect_stage(spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], 
 
 def merge_csvs_stage(inputs: list[str], out_csv: str) -> None:
     write_csv(out_csv, pd.concat([pd.read_csv(f) for f in inputs], ignore_index=True))
+
+
+# --- Latent diffusion (Fig. 1, Table 1) ----------------------------------------------------------------------------
+
+def encode_latents_stage(run_dir: str, dit: dict, seed: int, batch_size: int, device: str, threads: int,
+                         out_path: str) -> None:
+    """Cache one AE's training-split latents (and normalisation statistics) for its DiTs."""
+    from .generation.latents import encode_training_latents
+    log.info("latent cache: %s", encode_training_latents(run_dir, out_path, dit["num_latents"], dit["norm_samples"],
+                                                         batch_size, seed, device, threads))
+
+
+def reference_stats_stage(data: dict, fd: dict, num_images: int, out_path: str) -> None:
+    """Feature statistics of the reference images, computed once and shared by every DiT evaluation."""
+    from .generation.evaluate import ReferenceStatistics
+    ReferenceStatistics(out_path, data_config(data), num_images, fd).get()
+
+
+def train_dit_stage(overrides: list[str]) -> None:
+    from .launch import launcher_for, run_training
+    run_training("train_dit", overrides, launcher_for("train_dit"), _out_dir(overrides))
+
+
+def _out_dir(overrides: list[str]) -> str:
+    return next(o.split("=", 1)[1] for o in overrides if o.startswith("out_dir="))
+
+
+def evaluate_dit_stage(dit_dir: str, ae_dir: str, meta: dict, dit: dict, data: dict, fd: dict, reference: str,
+                       device: str, out_csv: str, out_grid: str) -> None:
+    """Score every kept snapshot of one DiT (generation.csv rows) and save a sample grid of the last one."""
+    from .generation.evaluate import ReferenceStatistics, evaluate_dit
+    ref = ReferenceStatistics(reference, data_config(data), dit["reference_images"], fd)
+    df = evaluate_dit(dit_dir, ae_dir, ref, dit["num_samples"], dit["sample_steps"], dit["sampler"], dit["guidance"],
+                      dit["batch_size_eval"], device, grid_path=out_grid)
+    keys = ["ae", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed"]
+    write_csv(out_csv, df.assign(**{k: meta[k] for k in keys})[keys + ["step", "metric", "value"]])

@@ -90,3 +90,28 @@ def ablation_table(recon_csv: str, kind: str, ref: dict, out_csv: str, out_md: s
     table = ablation_rows(variants_summary(pd.read_csv(recon_csv)), kind, ref)
     write_csv(out_csv, table)
     render_table(table, out_md, out_tex, ABLATION_CAPTIONS[kind])
+
+
+def main_image_table(generation_csv: str, out_csv: str, out_md: str, out_tex: str) -> None:
+    """Table 1 (image half): final score per AE x {vanilla, FT, SE} x DiT, with its change relative to vanilla.
+
+    Scores average over DiT seeds; `value_sd` is their standard deviation (NaN with a single seed).
+    """
+    from .provenance import write_csv
+    df = pd.read_csv(generation_csv)
+    final = df[df.step == df.groupby("dit_run").step.transform("max")]
+    keys = ["base", "channels", "kl_weight", "dit", "variant", "se_weight", "metric"]
+    g = final.groupby(keys, dropna=False, sort=False)["value"]
+    table = g.mean().rename("value").reset_index()
+    table["value_sd"] = g.std().to_numpy()
+    table["seeds"] = g.size().to_numpy()
+    table["step"] = final.groupby(keys, dropna=False, sort=False).step.max().to_numpy()
+    vanilla = table[table.variant == "vanilla"].set_index(["base", "dit", "metric"])["value"]
+    ref = table.set_index(["base", "dit", "metric"]).index.map(vanilla.get)
+    table["rel_change_vs_vanilla"] = table["value"] / pd.Series(ref, index=table.index, dtype=float) - 1.0
+    order = {"vanilla": 0, "ft": 1, "se": 2}
+    table = table.sort_values(["base", "dit"], kind="stable").sort_values(
+        "variant", key=lambda s: s.map(order), kind="stable").sort_values(["base", "dit"], kind="stable")
+    write_csv(out_csv, table)
+    metric = ", ".join(sorted(table.metric.unique()))
+    render_table(table, out_md, out_tex, f"Generation quality of DiT on each AE's latents ({metric}; lower is better)")

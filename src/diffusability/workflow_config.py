@@ -74,6 +74,15 @@ def check_semantics(config: dict) -> None:
                           "ae.preset=flux")
     if data["name"] == "imagefolder" and not data.get("root"):
         raise ConfigError("config key data.root must name the image folder when data.name is imagefolder")
+    dit = config["dit"]
+    if latent % 2:
+        raise ConfigError(f"config key data.resolution gives an odd latent size {latent}, which DiT's patch size 2 "
+                          "cannot tile (data.resolution / ae.compression must be even)")
+    if dit["num_latents"] is None and data["name"] == "photos":
+        raise ConfigError("config key dit.num_latents must be a number for the photos dataset (it has no fixed size)")
+    if dit["norm_samples"] > (dit["num_latents"] or dit["norm_samples"]):
+        raise ConfigError(f"config key dit.norm_samples is {dit['norm_samples']}, more than dit.num_latents "
+                          f"({dit['num_latents']})")
     if data["name"] == "photos":
         overlap = sorted(set(data["train_photos"]) & set(data["val_photos"]))
         if overlap:

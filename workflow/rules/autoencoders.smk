@@ -13,12 +13,14 @@ rule train_ae:
     benchmark:
         f"benchmarks/{SCALE}/train_ae/{{run}}.tsv"
     params:
-        overrides=lambda w: ae_overrides(config, run_meta(config, w.run), run_dir(w.run), TRAIN_THREADS),
-    threads: TRAIN_THREADS
+        overrides=lambda w: ae_overrides(config, run_meta(config, w.run), run_dir(w.run), THREADS),
+    threads: THREADS
+    localrule: SUBMITIT
     resources:
         mem_mb=res("train_ae", "mem_mb"),
         runtime=res("train_ae", "runtime"),
-        gpu=res("train_ae", "gpu"),
+        **gpu_res("train_ae"),
+        **CLUSTER,
     script:
         "../scripts/train_ae.py"
 
@@ -29,13 +31,14 @@ rule import_pretrained:
     log:
         f"logs/{SCALE}/import_pretrained/{{preset}}.log",
     params:
-        overrides=lambda w: ae_overrides(config, pretrained_run(config), run_dir(f"{w.preset}-pretrained"), 2),
+        overrides=lambda w: ae_overrides(config, pretrained_run(config), run_dir(f"{w.preset}-pretrained"), THREADS),
         pretrained=lambda w: {"source": config["ae"]["pretrained"], "subfolder": None, "allow_download": False},
     wildcard_constraints:
         preset=r"[A-Za-z0-9]+",
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
         runtime=res("evaluate_ae", "runtime"),
+        **CLUSTER,
     script:
         "../scripts/import_pretrained.py"
 
@@ -51,11 +54,13 @@ rule finetune_se:
         f"benchmarks/{SCALE}/finetune_se/{{base}}__{{tag}}.tsv"
     params:
         overrides=lambda w: finetune_overrides(config, run_meta(config, f"{w.base}__{w.tag}"),
-                                               run_dir(f"{w.base}__{w.tag}"), run_dir(w.base), TRAIN_THREADS),
-    threads: TRAIN_THREADS
+                                               run_dir(f"{w.base}__{w.tag}"), run_dir(w.base), THREADS),
+    threads: THREADS
+    localrule: SUBMITIT
     resources:
         mem_mb=res("finetune_se", "mem_mb"),
         runtime=res("finetune_se", "runtime"),
-        gpu=res("finetune_se", "gpu"),
+        **gpu_res("finetune_se"),
+        **CLUSTER,
     script:
         "../scripts/train_ae.py"

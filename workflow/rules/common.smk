@@ -1,4 +1,6 @@
 # Config resolution (base + scale overlay + user overrides), validation before any job, and the grid.
+import os
+
 from diffusability.grid import (RUN_KEYS, ae_grid, ae_overrides, all_runs, finetune_overrides, main_variants,
                                 pretrained_run, run_meta, se_grid)
 from diffusability.workflow_config import ConfigError, load_schema, resolve_config
@@ -23,12 +25,38 @@ BASES = list(main_variants(config))
 # Feature space of every Fréchet distance: real Inception when its weights are given, else the DAG's proxy.
 FD = ({"kind": "inception", "weights": config["metrics"]["inception_weights"]}
       if config["metrics"]["inception_weights"] else {"kind": "proxy", "weights": f"{R}/features/proxy.safetensors"})
-TRAIN_THREADS = 2  # fixed, not workflow.cores: the thread count is part of what makes CPU results bitwise repeatable
+
+SUBMITIT = config["launcher"] == "submitit"  # trainings then go to Slurm via submitit, waited on by a local rule
+# Partition / account / GPU type of cluster jobs: environment first, then the config's `cluster` section.
+_cl = config["cluster"]
+CLUSTER = {k: v for k, v in {
+    "slurm_partition": os.environ.get("DIFFUSABILITY_SLURM_PARTITION") or _cl["partition"],
+    "slurm_account": os.environ.get("DIFFUSABILITY_SLURM_ACCOUNT") or _cl["account"],
+}.items() if v}
+THREADS = config["threads"]  # fixed per scale, not workflow.cores: part of what makes CPU results bitwise repeatable
+
+
+def _publish_launchers():
+    """Hand each training rule its launcher (diffusability.launch) through the environment, not as a param: how a
+    training is run does not change its weights, so switching to the cluster must not retrain finished models."""
+    import json
+    from diffusability.launch import LAUNCHER_ENV, launcher_settings
+    os.environ[LAUNCHER_ENV] = json.dumps({r: launcher_settings(config, config["resources"][r], THREADS, CLUSTER)
+                                           for r in ("train_ae", "finetune_se", "train_dit")})
+
+
+_publish_launchers()
 
 
 def res(rule_name, key):
     """Per-scale cluster resource of a heavy rule (config key resources.<rule>.<key>)."""
     return config["resources"][rule_name][key]
+
+
+def gpu_res(rule_name):
+    """GPU request of a heavy rule: `gpu` (-> --gpus), with `gpu_model` when cluster.gpu_model names a type."""
+    n = res(rule_name, "gpu")
+    return {"gpu": n, **({"gpu_model": _cl["gpu_model"]} if n and _cl["gpu_model"] else {})}
 
 
 def run_dir(name):
@@ -44,3 +72,4 @@ wildcard_constraints:
     base=r"[A-Za-z0-9]+-(c\d+-kl[0-9.e+-]+-s\d+|pretrained)",
     tag=r"se[0-9.e+-]+-f[0-9x]+-[a-z_]+(-frozen)?",
     model=r"[^/]+",
+    dit=r"[^/]+__dit-[A-Za-z0-9]+-s\d+",

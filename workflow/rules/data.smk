@@ -8,5 +8,6 @@ rule dataset_manifest:
         f"logs/{SCALE}/dataset_manifest.log",
     params:
         data=config["data"],
+    localrule: True
     script:
         "../scripts/dataset_manifest.py"

@@ -17,11 +17,12 @@ rule erasure:
         erasure=config["erasure"],
         latent_block=config["spectrum"]["block"],
         device=config["device"],
-    threads: 2
+    threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
         runtime=res("evaluate_ae", "runtime"),
-        gpu=res("evaluate_ae", "gpu"),
+        **gpu_res("evaluate_ae"),
+        **CLUSTER,
     script:
         "../scripts/erasure.py"
 

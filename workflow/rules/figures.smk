@@ -135,6 +135,33 @@ rule ablation_table:
         "../scripts/ablation_table.py"
 
 
+rule fig1_convergence:
+    input:
+        f"{R}/generation.csv",
+    output:
+        pdf=f"{F}/fig1_convergence.pdf",
+        png=f"{F}/fig1_convergence.png",
+    log:
+        f"logs/{SCALE}/fig1.log",
+    localrule: True
+    script:
+        "../scripts/fig1.py"
+
+
+rule tab_main_image:
+    input:
+        f"{R}/generation.csv",
+    output:
+        csv=f"{R}/main_image.csv",
+        md=f"{F}/tab_main_image.md",
+        tex=f"{F}/tab_main_image.tex",
+    log:
+        f"logs/{SCALE}/tab_main_image.log",
+    localrule: True
+    script:
+        "../scripts/tab_main_image.py"
+
+
 rule all_tables:
     input:
         f"{R}/spectra.csv",
@@ -145,6 +172,8 @@ rule all_tables:
         rules.tab_hf_energy.output,
         rules.tab_reconstruction.output,
         expand(rules.ablation_table.output, ablation=ABLATIONS),
+        f"{R}/generation.csv",
+        rules.tab_main_image.output,
 
 
 rule all_figures:
@@ -154,3 +183,5 @@ rule all_figures:
         rules.fig_rgb_noise.output,
         rules.fig4_se_spectra.output,
         rules.fig5_hf_erasure.output,
+        rules.fig1_convergence.output,
+        expand(f"{F}/samples/{{dit}}.png", dit=DIT_RUNS),

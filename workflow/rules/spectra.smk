@@ -14,10 +14,11 @@ rule proxy_features:
     params:
         data=config["data"],
         proxy=config["metrics"]["proxy"],
-    threads: 2
+    threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
         runtime=res("evaluate_ae", "runtime"),
+        **CLUSTER,
     script:
         "../scripts/proxy_features.py"
 
@@ -40,11 +41,12 @@ rule evaluate_ae:
         evaluation=config["eval"],
         device=config["device"],
         fd=FD,
-    threads: 2
+    threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
         runtime=res("evaluate_ae", "runtime"),
-        gpu=res("evaluate_ae", "gpu"),
+        **gpu_res("evaluate_ae"),
+        **CLUSTER,
     script:
         "../scripts/evaluate_ae.py"
 
@@ -63,10 +65,11 @@ rule rgb_spectrum:
         data=config["data"],
         compression=config["ae"]["compression"],
         spectrum=config["spectrum"],
-    threads: 1
+    threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
         runtime=res("evaluate_ae", "runtime"),
+        **CLUSTER,
     script:
         "../scripts/rgb_spectrum.py"
 

@@ -100,3 +100,30 @@ def frechet_distance(images1: torch.Tensor, images2: torch.Tensor, kind: str, we
 def metric_name(kind: str, base: str) -> str:
     """`fid`/`rfid` with real Inception features; `fd_proxy`/`rfid_proxy` with the offline proxy."""
     return base if kind == "inception" else ("fd_proxy" if base == "fid" else f"{base}_proxy")
+
+
+def _extractor_spec(kind: str, weights: str | Path, workdir: str | Path) -> tuple[str, str, Path]:
+    if kind == "inception":
+        return "inception-v3-compat", "2048", safe_inception_weights(weights, workdir)
+    if kind == "proxy":
+        return PROXY_NAME, "proxy", Path(weights)
+    raise ValueError(f"unknown feature space {kind!r}; use inception or proxy")
+
+
+def feature_statistics(images: torch.Tensor, kind: str, weights: str | Path, cuda: bool = False) -> dict:
+    """Mean and covariance of the features of images in [-1, 1], through torch-fidelity's extractor registry."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+    from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
+    with tempfile.TemporaryDirectory() as tmp:
+        name, layer, path = _extractor_spec(kind, weights, tmp)
+        extractor = create_feature_extractor(name, [layer], cuda=cuda, feature_extractor_weights_path=str(path),
+                                             verbose=False)
+        feats = get_featuresdict_from_dataset(_UInt8Images(to_uint8(images)), extractor, batch_size=64, cuda=cuda,
+                                              save_cpu_ram=True, verbose=False)
+    return fid_features_to_statistics(feats[layer])
+
+
+def frechet_from_statistics(stats1: dict, stats2: dict) -> float:
+    """Fréchet distance between two {mu, sigma} statistics (torch-fidelity's formula)."""
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+    return float(fid_statistics_to_metric(stats1, stats2, verbose=False)[KEY_METRIC_FID])

@@ -17,6 +17,7 @@ import csv
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ from ..models.autoencoders import autoencoder_from_config
 from ..provenance import atomic_write, write_provenance
 from ..se import ScaleEquivariance
 from .checkpoint import EMA, latest_checkpoint, load_checkpoint, save_checkpoint
+from .distributed import average_gradients, barrier, global_noise, is_main, setup_distributed
 from .losses import ReconstructionLoss, kl_per_pixel
 
 log = logging.getLogger(__name__)
@@ -63,13 +65,13 @@ class _LogWriter:
 
     FIELDS = ("step", "loss", "recon", "l1", "l2", "lpips", "kl", "se", "lr", "sec_per_step")
 
-    def __init__(self, path: Path, start_step: int):
+    def __init__(self, path: Path, start_step: int, fields: tuple[str, ...] = FIELDS):
         rows = []
         if start_step > 0 and path.exists():
             with path.open() as f:
                 rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start_step]
         self.f = path.open("w", newline="")
-        self.w = csv.DictWriter(self.f, fieldnames=self.FIELDS, extrasaction="ignore")
+        self.w = csv.DictWriter(self.f, fieldnames=fields, extrasaction="ignore")
         self.w.writeheader()
         self.w.writerows(rows)
 
@@ -136,8 +138,11 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
     setup_determinism(cfg, device)
-    atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
-    write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
+    rank, world, device = setup_distributed(device)
+    main = is_main(rank)
+    if main:
+        atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
+        write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
 
     ae = autoencoder_from_config(cfg.model) if init_from is None else load_init_autoencoder(init_from, cfg.model)
     ae.to(device).train()
@@ -162,10 +167,13 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
         log.info("resuming from checkpoint %s at step %d", ckpt, start)
         print(f"resumed from step {start}", flush=True)
     total = int(oc.steps)
+    if int(oc.batch_size) % world:
+        raise ValueError(f"optim.batch_size={oc.batch_size} is not divisible by the {world} ranks of this job")
+    local_batch = int(oc.batch_size) // world
 
     dataset = build_dataset(cfg.data, "train", int(cfg.seed))
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=StepBatchSampler(int(oc.batch_size), start, total),
+        dataset, batch_sampler=StepBatchSampler(local_batch, start, total, rank, world),
         num_workers=int(cfg.data.get("num_workers", 0)), pin_memory=device.type == "cuda",
         persistent_workers=False)
     lc = cfg.loss
@@ -173,8 +181,9 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
     kl_weight = float(lc.kl_weight)
     sample_latent = lc.latent == "sample"
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.get("precision") == "bf16")
-    logw = _LogWriter(out / "train_log.csv", start)
-    bar = tqdm(total=total, initial=start, desc=f"train {out.name}", mininterval=2.0, dynamic_ncols=True)
+    logw = _LogWriter(out / "train_log.csv" if main else Path(os.devnull), start)
+    bar = tqdm(total=total, initial=start, desc=f"train {out.name}", mininterval=2.0, dynamic_ncols=True,
+               disable=not main)
     tic = time.perf_counter()
     try:
         for step, (x, _) in zip(range(start, total), loader):
@@ -184,7 +193,11 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
                 group["lr"] = lr
             with autocast:
                 post = ae.encode(x).latent_dist
-                z = post.sample(generator=step_generator(cfg.seed, step, device)) if sample_latent else post.mode()
+                if sample_latent:  # this rank's slice of the step's noise: N ranks draw what one process would
+                    gen = step_generator(cfg.seed, step, device)
+                    z = post.mean + post.std * global_noise(tuple(post.mean.shape), gen, rank, world)
+                else:
+                    z = post.mode()
                 terms = recon_loss(ae.decode(z).sample.float(), x)
                 kl = kl_per_pixel(post, x[0].numel())
                 loss = terms["recon"] + kl_weight * kl
@@ -195,6 +208,7 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
                     metrics.update(reg_metrics)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            average_gradients(ae.parameters(), world)
             if oc.get("grad_clip"):
                 torch.nn.utils.clip_grad_norm_(ae.parameters(), float(oc.grad_clip))
             opt.step()
@@ -209,15 +223,18 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
                 bar.set_postfix(loss=f"{row['loss']:.4f}", kl=f"{row['kl']:.3g}", refresh=False)
                 bar.update(done - bar.n)
                 tic = now
-            if done % int(oc.checkpoint_every) == 0 and done < total:
+            if done % int(oc.checkpoint_every) == 0 and done < total and main:
                 save_checkpoint(out / "checkpoints", done, ae, ema, opt, keep=int(oc.keep_checkpoints),
                                 extra={"config_fingerprint": fingerprint})
     finally:
         bar.close()
         logw.close()
     ema.copy_to(ae)
-    final = save_final_autoencoder(ae.eval(), out)
-    # Checkpoints exist only to resume; once the final weights are in place they are dead weight (GBs at paper
-    # scale). A later fine-tune starts from ae/, not from them.
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    final = out / "ae"
+    if main:
+        final = save_final_autoencoder(ae.eval(), out)
+        # Checkpoints exist only to resume; once the final weights are in place they are dead weight (GBs at
+        # paper scale). A later fine-tune starts from ae/, not from them.
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    barrier(world)
     return final

@@ -1,0 +1,1 @@
+"""Rectified-flow latent diffusion: loss, time sampling and samplers."""

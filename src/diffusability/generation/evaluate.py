@@ -1,0 +1,120 @@
+"""Sample a trained DiT at each kept snapshot, decode with its AE and score the samples (paper Fig. 1, Table 1).
+
+The score is the Fréchet distance to a reference split in the configured feature space: FID with real Inception
+weights, else `fd_proxy` with the offline proxy network. The reference statistics are computed once per dataset
+and feature space, saved, and reused for every checkpoint and every model.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import OmegaConf
+from safetensors.torch import load_file, save_file
+
+from ..analysis.spectra import load_trained_autoencoder
+from ..data import build_dataset
+from ..diffusion.flow import sample_flow
+from ..metrics.frechet import feature_statistics, frechet_from_statistics, metric_name
+from ..models.dit import dit_forward, null_class
+from ..train.ae import resolve_device
+from ..train.dit import build_dit_for_cache, snapshot_path
+from .latents import load_latents, normalisation
+
+__all__ = ["ReferenceStatistics", "evaluate_dit"]
+
+
+class ReferenceStatistics:
+    """Feature statistics of the reference images, computed on first use and then read from `path`."""
+
+    def __init__(self, path: str | Path, data_cfg, num_images: int, fd: dict, seed: int = 0):
+        self.path, self.data_cfg, self.num_images, self.fd, self.seed = Path(path), data_cfg, num_images, fd, seed
+        self.computations = 0  # how many times the reference set went through the feature network
+
+    def reference_images(self) -> torch.Tensor:
+        # Photos: crops from their own seed stream of the training photos (what the DiT models); folders: the
+        # first images of the (shuffled) training split, as FID on ImageNet uses the training set.
+        ds = build_dataset(self.data_cfg, "train", 20_000 + self.seed)
+        try:
+            n = min(self.num_images, len(ds))
+        except TypeError:
+            n = self.num_images
+        return torch.stack([ds[i][0] for i in range(n)])
+
+    def get(self) -> dict:
+        if self.path.exists():
+            t = load_file(str(self.path))
+            return {"mu": t["mu"].numpy(), "sigma": t["sigma"].numpy()}
+        stats = feature_statistics(self.reference_images(), self.fd["kind"], self.fd["weights"],
+                                   cuda=torch.cuda.is_available())
+        self.computations += 1
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        save_file({"mu": torch.from_numpy(np.ascontiguousarray(stats["mu"])),
+                   "sigma": torch.from_numpy(np.ascontiguousarray(stats["sigma"]))}, str(tmp))
+        os.replace(tmp, self.path)
+        return stats
+
+
+@torch.no_grad()
+def generate_images(dit, ae, mean, std, num: int, num_classes: int, conditional: bool, steps: int, sampler: str,
+                    guidance: float, batch_size: int, seed: int, device) -> torch.Tensor:
+    """`num` decoded samples in [-1, 1]; noise and labels depend only on `seed` (the same for every snapshot)."""
+    gen = torch.Generator().manual_seed(seed)
+    c, h, w = dit.config.in_channels, dit.config.sample_size, dit.config.sample_size
+    noise = torch.randn((num, c, h, w), generator=gen)
+    labels = torch.randint(num_classes if conditional else 1, (num,), generator=gen)
+    null = null_class(num_classes if conditional else 1)
+    out = []
+    for i in range(0, num, batch_size):
+        z = sample_flow(lambda x, t, y: dit_forward(dit, x, t, y).float(), noise[i:i + batch_size].to(device),
+                        labels[i:i + batch_size].to(device), steps, sampler, guidance, null)
+        out.append(ae.decode(z * std + mean).sample.clamp(-1, 1).float().cpu())
+    return torch.cat(out)
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> None:
+    """A PNG grid of the first nrow^2 images (written atomically)."""
+    from PIL import Image
+    x = images[: nrow * nrow]
+    rows = -(-len(x) // nrow)
+    pad = torch.zeros(rows * nrow - len(x), *x.shape[1:])
+    g = torch.cat([x, pad]).view(rows, nrow, *x.shape[1:]).permute(0, 3, 1, 4, 2)
+    g = g.reshape(rows * x.shape[2], nrow * x.shape[3], 3)
+    arr = ((g.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    Image.fromarray(arr).save(tmp)
+    os.replace(tmp, path)
+
+
+def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceStatistics, num_samples: int,
+                 steps: int, sampler: str, guidance: float, batch_size: int, device: str = "auto",
+                 grid_path: str | Path | None = None) -> pd.DataFrame:
+    """One row per kept snapshot: step, metric (fid | fd_proxy), value."""
+    dev = resolve_device(device)
+    dit_dir = Path(dit_dir)
+    cfg = OmegaConf.load(dit_dir / "config.yaml")
+    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+    cache, num_classes = load_latents(cfg.latents)
+    mean, std = (t.to(dev) for t in normalisation(cache, cfg.latent_norm))
+    conditional = bool(cfg.model.conditional)
+    dit = build_dit_for_cache(cfg.model, cache, num_classes if conditional else 1).to(dev).eval()
+    ae, _ = load_trained_autoencoder(ae_dir, dev)
+    ref = reference.get()
+    steps_kept = sorted({int(s) for s in cfg.snapshots if int(s) <= int(cfg.optim.steps)} | {int(cfg.optim.steps)})
+    rows = []
+    for step in steps_kept:
+        dit.load_state_dict(load_file(str(snapshot_path(dit_dir, step)), device=str(dev)))
+        images = generate_images(dit, ae, mean, std, num_samples, num_classes, conditional, steps, sampler,
+                                 guidance, batch_size, int(cfg.seed), dev)
+        stats = feature_statistics(images, reference.fd["kind"], reference.fd["weights"], cuda=dev.type == "cuda")
+        rows.append({"step": step, "metric": metric_name(reference.fd["kind"], "fid"),
+                     "value": frechet_from_statistics(stats, ref)})
+        if grid_path is not None and step == steps_kept[-1]:
+            save_grid(images, grid_path)
+    return pd.DataFrame(rows)

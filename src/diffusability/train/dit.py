@@ -1,0 +1,139 @@
+"""DiT training on cached AE latents with rectified flow (the paper's generation experiments, Fig. 1, Table 1).
+
+Every step's batch, label drops, times and noise come from a generator seeded by (seed, step), so a run resumed
+from its last checkpoint continues bit for bit as the uninterrupted run would (on CPU).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from ..diffusion.flow import flow_loss
+from ..generation.latents import load_latents, normalisation
+from ..models.dit import build_dit, dit_forward, null_class
+from ..provenance import atomic_write, write_provenance
+from .ae import (_LogWriter, config_fingerprint, find_resume_checkpoint, resolve_device, setup_determinism,
+                 step_generator)
+from .checkpoint import EMA, load_checkpoint, save_checkpoint
+from .distributed import average_gradients, barrier, is_main, setup_distributed
+
+log = logging.getLogger(__name__)
+
+__all__ = ["train_dit", "build_dit_for_cache", "snapshot_path"]
+
+
+def snapshot_path(out_dir: str | Path, step: int) -> Path:
+    return Path(out_dir) / "snapshots" / f"step_{step:08d}.safetensors"
+
+
+def build_dit_for_cache(model_cfg, cache: dict[str, torch.Tensor], num_classes: int):
+    c, h, w = cache["latents"].shape[1:]
+    if h != w:
+        raise ValueError(f"DiT needs square latents, the cache has {h}x{w}")
+    return build_dit(model_cfg.preset, int(c), int(h), num_classes if model_cfg.conditional else 1)
+
+
+def _save_snapshot(path: Path, ema: EMA) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.contiguous() for k, v in ema.shadow.items()}, str(tmp))
+    os.replace(tmp, path)
+
+
+def train_dit(cfg: DictConfig) -> Path:
+    """Train one DiT as `cfg` says (resuming from the newest checkpoint); returns the final EMA model folder."""
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    setup_determinism(cfg, device)
+    rank, world, device = setup_distributed(device)
+    main = is_main(rank)
+    if main:
+        atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
+        write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
+
+    cache, num_classes = load_latents(cfg.latents)
+    mean, std = (t.to(device) for t in normalisation(cache, cfg.latent_norm))
+    latents, labels = cache["latents"], cache["labels"]
+    if not cfg.model.conditional:
+        labels = torch.zeros_like(labels)
+        num_classes = 1
+    model = build_dit_for_cache(cfg.model, cache, num_classes).to(device).train()
+    null = null_class(num_classes)
+    oc = cfg.optim
+    opt = torch.optim.Adam(model.parameters(), lr=float(oc.lr), betas=tuple(oc.betas),
+                           weight_decay=float(oc.weight_decay))
+    ema = EMA(model, float(oc.ema_decay))
+    fingerprint = config_fingerprint(cfg)
+    start = 0
+    ckpt = find_resume_checkpoint(out / "checkpoints", fingerprint)
+    if ckpt is not None:
+        start = load_checkpoint(ckpt, model, ema, opt)["step"]
+        print(f"resumed from step {start}", flush=True)
+    net = torch.compile(model) if cfg.get("compile") else model
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.get("precision") == "bf16")
+    total, snapshots = int(oc.steps), {int(s) for s in cfg.snapshots if int(s) <= int(oc.steps)} | {int(oc.steps)}
+    fc = cfg.flow
+    if int(oc.batch_size) % world:
+        raise ValueError(f"optim.batch_size={oc.batch_size} is not divisible by the {world} ranks of this job")
+    mine = slice(rank * int(oc.batch_size) // world, (rank + 1) * int(oc.batch_size) // world)
+
+    def velocity(x, t, y):
+        return dit_forward(net, x, t, y).float()
+
+    logw = _LogWriter(out / "train_log.csv" if main else Path(os.devnull), start, ("step", "loss", "lr", "sec_per_step"))
+    bar = tqdm(total=total, initial=start, desc=f"dit {out.name}", mininterval=2.0, dynamic_ncols=True,
+               disable=not main)
+    tic = time.perf_counter()
+    try:
+        for step in range(start, total):
+            gen = step_generator(cfg.seed, step, torch.device("cpu"))
+            # The global batch is drawn the same on every rank; each rank trains on its slice.
+            idx = torch.randint(len(latents), (int(oc.batch_size),), generator=gen)
+            y = labels[idx].clone()
+            y[torch.rand(len(y), generator=gen) < float(fc.label_dropout)] = null
+            idx, y = idx[mine], y[mine]
+            x = ((latents[idx].to(device) - mean) / std)
+            with autocast:
+                loss = flow_loss(velocity, x, y.to(device), gen, float(fc.t_mean), float(fc.t_std), rank, world)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            average_gradients(model.parameters(), world)
+            if oc.get("grad_clip"):
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float(oc.grad_clip))
+            opt.step()
+            ema.update(step)
+            done = step + 1
+            if done % int(oc.log_every) == 0 or done == total:
+                now = time.perf_counter()
+                logw.write({"step": done, "loss": loss.item(), "lr": float(oc.lr),
+                            "sec_per_step": (now - tic) / max(1, done - bar.n)})
+                bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+                bar.update(done - bar.n)
+                tic = now
+            if done in snapshots and main:
+                _save_snapshot(snapshot_path(out, done), ema)
+            if done % int(oc.checkpoint_every) == 0 and done < total and main:
+                save_checkpoint(out / "checkpoints", done, model, ema, opt, keep=int(oc.keep_checkpoints),
+                                extra={"config_fingerprint": fingerprint})
+    finally:
+        bar.close()
+        logw.close()
+    ema.copy_to(model)
+    final, tmp = out / "dit", out / ".dit.tmp"
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.eval().save_pretrained(tmp, safe_serialization=True)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    barrier(world)
+    return final

@@ -1,0 +1,124 @@
+# Latent diffusion (Fig. 1, Table 1): cache each AE variant's training latents, train a DiT on them, sample every
+# kept snapshot and score the samples against reference statistics computed once per dataset and feature space.
+from diffusability.grid import dit_grid, dit_meta, dit_overrides
+
+DIT_RUNS = [r["dit_run"] for r in dit_grid(config)]
+
+
+def dit_dir(name):
+    return f"{R}/dit/{name}"
+
+
+rule encode_latents:
+    input:
+        weights=weights("{model}"),
+    output:
+        f"{R}/latents/{{model}}.safetensors",
+    log:
+        f"logs/{SCALE}/encode_latents/{{model}}.log",
+    benchmark:
+        f"benchmarks/{SCALE}/encode_latents/{{model}}.tsv"
+    params:
+        run_dir=lambda w: run_dir(w.model),
+        dit={k: config["dit"][k] for k in ("num_latents", "norm_samples")},
+        seed=lambda w: run_meta(config, w.model)["seed"],
+        batch_size=config["eval"]["batch_size"],
+        device=config["device"],
+    threads: THREADS
+    resources:
+        mem_mb=res("evaluate_ae", "mem_mb"),
+        runtime=res("evaluate_ae", "runtime"),
+        **gpu_res("evaluate_ae"),
+        **CLUSTER,
+    script:
+        "../scripts/encode_latents.py"
+
+
+rule reference_stats:
+    input:
+        manifest=f"{R}/data/manifest.json",
+        features=FD["weights"],
+    output:
+        f"{R}/generation/reference_{FD['kind']}.safetensors",
+    log:
+        f"logs/{SCALE}/reference_stats.log",
+    benchmark:
+        f"benchmarks/{SCALE}/reference_stats.tsv"
+    params:
+        data=config["data"],
+        fd=FD,
+        num_images=config["dit"]["reference_images"],
+    threads: THREADS
+    resources:
+        mem_mb=res("evaluate_ae", "mem_mb"),
+        runtime=res("evaluate_ae", "runtime"),
+        **gpu_res("evaluate_ae"),
+        **CLUSTER,
+    script:
+        "../scripts/reference_stats.py"
+
+
+rule train_dit:
+    input:
+        latents=lambda w: f"{R}/latents/{dit_meta(config, w.dit)['ae']}.safetensors",
+    output:
+        weights=f"{R}/dit/{{dit}}/dit/diffusion_pytorch_model.safetensors",
+    log:
+        f"logs/{SCALE}/train_dit/{{dit}}.log",
+    benchmark:
+        f"benchmarks/{SCALE}/train_dit/{{dit}}.tsv"
+    params:
+        overrides=lambda w, input: dit_overrides(config, dit_meta(config, w.dit), dit_dir(w.dit), input.latents,
+                                                 THREADS),
+    threads: THREADS
+    localrule: SUBMITIT
+    resources:
+        mem_mb=res("train_dit", "mem_mb"),
+        runtime=res("train_dit", "runtime"),
+        **gpu_res("train_dit"),
+        **CLUSTER,
+    script:
+        "../scripts/train_dit.py"
+
+
+rule evaluate_dit:
+    input:
+        dit=rules.train_dit.output.weights,
+        ae=lambda w: weights(dit_meta(config, w.dit)["ae"]),
+        reference=rules.reference_stats.output[0],
+    output:
+        csv=f"{R}/dit/{{dit}}/generation.csv",
+        grid=f"{F}/samples/{{dit}}.png",
+    log:
+        f"logs/{SCALE}/evaluate_dit/{{dit}}.log",
+    benchmark:
+        f"benchmarks/{SCALE}/evaluate_dit/{{dit}}.tsv"
+    params:
+        dit_dir=lambda w: dit_dir(w.dit),
+        ae_dir=lambda w: run_dir(dit_meta(config, w.dit)["ae"]),
+        meta=lambda w: dit_meta(config, w.dit),
+        dit={k: config["dit"][k] for k in ("reference_images", "num_samples", "sample_steps", "sampler", "guidance",
+                                           "batch_size_eval")},
+        data=config["data"],
+        fd=FD,
+        device=config["device"],
+    threads: THREADS
+    resources:
+        mem_mb=res("evaluate_dit", "mem_mb"),
+        runtime=res("evaluate_dit", "runtime"),
+        **gpu_res("evaluate_dit"),
+        **CLUSTER,
+    script:
+        "../scripts/evaluate_dit.py"
+
+
+rule collect_generation:
+    input:
+        expand(f"{R}/dit/{{dit}}/generation.csv", dit=DIT_RUNS),
+    output:
+        f"{R}/generation.csv",
+    log:
+        f"logs/{SCALE}/collect_generation.log",
+    localrule: True
+    script:
+        "../scripts/merge_csvs.py"
