@@ -53,6 +53,10 @@ def _env(wf: Path) -> dict:
             "DIFFUSABILITY_HYDRA_DIR": str(wf / "config" / "hydra")}
 
 
+# Poll the local Slurm often: the profile's cluster-friendly waits (20 s before the first check) would dominate here.
+FAST_POLL = ["--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "3"]
+
+
 def _sacct() -> list[dict]:
     out = subprocess.run(["sacct", "-a", "-n", "-X", "-P", "-o", "JobID,JobName,Comment,State"], capture_output=True,
                          text=True, check=True).stdout
@@ -63,7 +67,8 @@ def _sacct() -> list[dict]:
 def cluster_run(slurm, tmp_path_factory):
     wf = copy_workflow(tmp_path_factory.mktemp("cluster"))
     before = {j["id"] for j in _sacct()}
-    proc = subprocess.run([str(BIN / "snakemake"), "--profile", "slurm", "all_tables", "--config", "scale=smoke"],
+    proc = subprocess.run([str(BIN / "snakemake"), "--profile", "slurm", *FAST_POLL, "all_tables", "--config",
+                           "scale=smoke"],
                           cwd=wf, env=_env(wf), capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return wf, [j for j in _sacct() if j["id"] not in before], proc.stdout + proc.stderr
@@ -131,8 +136,8 @@ def test_a_training_that_raises_in_its_job_fails_the_rule_with_that_error(cluste
     run = "tiny-c12-kl0-s0"
     target = f"results/smoke/ae/{run}/ae/diffusion_pytorch_model.safetensors"
     args = _bad_config(wf, "ae:\n  channels: [4, 8, 12]\n  overrides: ['optim.lr=-1.0']\n")
-    proc = subprocess.run([str(BIN / "snakemake"), "--profile", "slurm", target, *args], cwd=wf, env=_env(wf),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([str(BIN / "snakemake"), "--profile", "slurm", *FAST_POLL, target, *args], cwd=wf,
+                          env=_env(wf), capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
     assert "Invalid learning rate" in (wf / "logs" / "smoke" / "train_ae" / f"{run}.log").read_text()
     assert not (wf / target).exists()
@@ -143,8 +148,9 @@ def test_a_cancelled_job_fails_the_rule_within_a_minute(cluster_run):
     run = "tiny-c16-kl0-s0"
     target = f"results/smoke/ae/{run}/ae/diffusion_pytorch_model.safetensors"
     args = _bad_config(wf, "ae:\n  channels: [4, 8, 16]\n  steps: 100000\n")
-    proc = subprocess.Popen([str(BIN / "snakemake"), "--profile", "slurm", target, *args], cwd=wf, env=_env(wf),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--profile", "slurm", *FAST_POLL, target, *args], cwd=wf,
+                            env=_env(wf), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
         deadline = time.time() + 300
         job_id = None
