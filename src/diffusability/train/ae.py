@@ -32,7 +32,7 @@ from ..models.autoencoders import autoencoder_from_config
 from ..provenance import atomic_write, write_provenance
 from ..se import ScaleEquivariance
 from .checkpoint import EMA, latest_checkpoint, load_checkpoint, save_checkpoint
-from .distributed import average_gradients, barrier, global_noise, is_main, setup_distributed
+from .distributed import barrier, global_noise, is_main, optimizer_step, setup_distributed
 from .losses import ReconstructionLoss, kl_per_pixel
 
 log = logging.getLogger(__name__)
@@ -206,13 +206,7 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
                     reg_loss, reg_metrics = reg(ae=ae, x=x, z=z, step=step, recon_loss=recon_loss)
                     loss = loss + reg_loss
                     metrics.update(reg_metrics)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            average_gradients(ae.parameters(), world)
-            if oc.get("grad_clip"):
-                torch.nn.utils.clip_grad_norm_(ae.parameters(), float(oc.grad_clip))
-            opt.step()
-            ema.update(step)
+            optimizer_step(loss, list(ae.parameters()), opt, ema, step, world, oc.get("grad_clip"))
             done = step + 1
             if done % int(oc.log_every) == 0 or done == total:
                 now = time.perf_counter()

@@ -12,7 +12,7 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["setup_distributed", "average_gradients", "is_main", "barrier", "global_noise"]
+__all__ = ["setup_distributed", "average_gradients", "is_main", "barrier", "global_noise", "optimizer_step"]
 
 
 def _job_world() -> int:
@@ -65,3 +65,15 @@ def global_noise(shape: tuple[int, ...], gen: torch.Generator, rank: int, world:
     """This rank's slice of a standard-normal tensor drawn for the whole step's global batch."""
     full = torch.randn((shape[0] * world, *shape[1:]), generator=gen, device=gen.device)
     return full[rank * shape[0]:(rank + 1) * shape[0]]
+
+
+def optimizer_step(loss: torch.Tensor, params: list, opt: torch.optim.Optimizer, ema, step: int, world: int,
+                   grad_clip: float | None) -> None:
+    """One update of every trainer: backward, gradient mean across ranks, optional clipping, step, EMA."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    average_gradients(params, world)
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(params, float(grad_clip))
+    opt.step()
+    ema.update(step)

@@ -23,7 +23,7 @@ from ..provenance import atomic_write, write_provenance
 from .ae import (_LogWriter, config_fingerprint, find_resume_checkpoint, resolve_device, setup_determinism,
                  step_generator)
 from .checkpoint import EMA, load_checkpoint, save_checkpoint
-from .distributed import average_gradients, barrier, is_main, setup_distributed
+from .distributed import barrier, is_main, optimizer_step, setup_distributed
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +104,7 @@ def train_dit(cfg: DictConfig) -> Path:
             x = ((latents[idx].to(device) - mean) / std)
             with autocast:
                 loss = flow_loss(velocity, x, y.to(device), gen, float(fc.t_mean), float(fc.t_std), rank, world)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            average_gradients(model.parameters(), world)
-            if oc.get("grad_clip"):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float(oc.grad_clip))
-            opt.step()
-            ema.update(step)
+            optimizer_step(loss, list(model.parameters()), opt, ema, step, world, oc.get("grad_clip"))
             done = step + 1
             if done % int(oc.log_every) == 0 or done == total:
                 now = time.perf_counter()
