@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import BIN, ROOT, copy_workflow, snakemake
+from conftest import BIN, ROOT, copy_workflow
 
 SCRIPT = ROOT / "tests" / "slurm" / "slurm_local.sh"
 

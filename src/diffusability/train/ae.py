@@ -128,21 +128,28 @@ def load_init_autoencoder(init_from: str | Path, model_cfg):
     return ae
 
 
+def start_run(cfg: DictConfig) -> tuple[Path, torch.device, int, int]:
+    """Every trainer's preamble: the output folder, device, determinism, the data-parallel world, and (on rank 0)
+    the resolved config and provenance beside the outputs. Returns (out_dir, device, rank, world_size)."""
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    setup_determinism(cfg, device)
+    rank, world, device = setup_distributed(device)
+    if is_main(rank):
+        atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
+        write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
+    return out, device, rank, world
+
+
 def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = None) -> Path:
     """Train (or fine-tune from the diffusers folder cfg.init_from) an autoencoder as `cfg` says; returns ae/ path.
 
     With cfg.se.weight > 0 the scale-equivariance term is added to the loss (SE fine-tuning).
     """
     init_from = cfg.get("init_from")
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device)
-    setup_determinism(cfg, device)
-    rank, world, device = setup_distributed(device)
+    out, device, rank, world = start_run(cfg)
     main = is_main(rank)
-    if main:
-        atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
-        write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
 
     ae = autoencoder_from_config(cfg.model) if init_from is None else load_init_autoencoder(init_from, cfg.model)
     ae.to(device).train()

@@ -12,18 +12,16 @@ import time
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from safetensors.torch import save_file
 from tqdm import tqdm
 
 from ..diffusion.flow import flow_loss
 from ..generation.latents import load_latents, normalisation
 from ..models.dit import build_dit, dit_forward, null_class
-from ..provenance import atomic_write, write_provenance
-from .ae import (_LogWriter, config_fingerprint, find_resume_checkpoint, resolve_device, setup_determinism,
-                 step_generator)
+from .ae import _LogWriter, config_fingerprint, find_resume_checkpoint, start_run, step_generator
 from .checkpoint import EMA, load_checkpoint, save_checkpoint
-from .distributed import barrier, is_main, optimizer_step, setup_distributed
+from .distributed import barrier, is_main, optimizer_step
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +48,8 @@ def _save_snapshot(path: Path, ema: EMA) -> None:
 
 def train_dit(cfg: DictConfig) -> Path:
     """Train one DiT as `cfg` says (resuming from the newest checkpoint); returns the final EMA model folder."""
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device)
-    setup_determinism(cfg, device)
-    rank, world, device = setup_distributed(device)
+    out, device, rank, world = start_run(cfg)
     main = is_main(rank)
-    if main:
-        atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
-        write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
 
     cache, num_classes = load_latents(cfg.latents)
     mean, std = (t.to(device) for t in normalisation(cache, cfg.latent_norm))
