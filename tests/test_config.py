@@ -45,8 +45,10 @@ def test_paper_scale_dag_dry_run(wf):
     out = proc.stdout + proc.stderr
     assert "results/paper/ae/flux-c64-kl1e-06-s0/ae/diffusion_pytorch_model.safetensors" in out
     assert "runtime=1080" in out and "gpu=1" in out
-    jobs = ("train_ae ", "finetune_se ", "evaluate_ae ")
+    jobs = ("train_ae ", "finetune_se ", "evaluate_ae ", "import_pretrained ", "train_dit ")
     counts = dict(line.split()[:2] for line in out.splitlines() if line.startswith(jobs))
-    # 5 channel counts + 4 KL weights sharing one AE; 4 SE weights + 2 factor sets + 2 modes + 2 for SE x KL
-    assert counts == {"train_ae": "8", "finetune_se": "10", "evaluate_ae": "18"}
+    # 5 channel counts + 4 KL weights sharing one AE; 4 SE weights + 2 factor sets + 2 modes + 2 for SE x KL;
+    # video: the released CogVideoX and LTX AEs imported, each fine-tuned as FT and SE; a DiT on every variant
+    assert counts == {"train_ae": "8", "finetune_se": "14",
+                      "evaluate_ae": "24", "import_pretrained": "2", "train_dit": "9"}
     assert "runtime=240" in out  # the fine-tunes carry their paper-scale estimate

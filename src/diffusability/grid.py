@@ -3,12 +3,18 @@
 Light (no torch import): the Snakefile reads it to build the DAG. Names:
   vanilla AEs trained from scratch   `<preset>-c<channels>-kl<kl>-s<seed>`             e.g. tiny-c16-kl1e-06-s0
   a pretrained AE, imported          `<preset>-pretrained`                              e.g. flux-pretrained
-  fine-tunes of a base AE (SE / FT)  `<base>__se<weight>-f<factors>-<mode>[-frozen]`    e.g. ...__se0.5-f2x4-bilinear
+  fine-tunes of a base AE (SE / FT)  `<base>__se<weight>-f<factors>-<mode>[-frozen][-t<time factors>]`
+                                                                                        e.g. ...__se0.5-f2x4-bilinear
 A fine-tune with weight 0 is the FT control: the same fine-tune without the SE term.
+
+Video is one more dimension of the same grid: each entry of `video.models` gets a *view* of the config
+(`video_view`) in which the video data, AE, SE, DiT and spectrum settings stand where the image ones do, and the
+same functions then give its vanilla / FT / SE runs and DiTs. Every run carries `modality` (image | video).
 """
 from __future__ import annotations
 
-RUN_KEYS = ["model", "preset", "channels", "kl_weight", "seed", "variant", "se_weight", "se_factors", "se_mode"]
+RUN_KEYS = ["model", "modality", "preset", "channels", "kl_weight", "seed", "variant", "se_weight", "se_factors",
+            "se_mode"]
 VARIANT_SEP = "__"
 
 
@@ -24,15 +30,21 @@ def fmt_factors(factors) -> str:
     return "x".join(str(int(f)) for f in factors)
 
 
-def finetune_name(base: str, weight: float, factors, mode: str, frozen: bool) -> str:
-    return f"{base}{VARIANT_SEP}se{fmt_num(weight)}-f{fmt_factors(factors)}-{mode}" + ("-frozen" if frozen else "")
+def finetune_name(base: str, weight: float, factors, mode: str, frozen: bool, time_factors=()) -> str:
+    return (f"{base}{VARIANT_SEP}se{fmt_num(weight)}-f{fmt_factors(factors)}-{mode}" + ("-frozen" if frozen else "")
+            + (f"-t{fmt_factors(time_factors)}" if time_factors else ""))
+
+
+def _modality(config: dict) -> str:
+    return config.get("modality", "image")
 
 
 def _vanilla(config: dict, channels: int, kl: float, seed: int) -> dict:
     ae = config["ae"]
-    return {"model": run_name(ae["preset"], channels, kl, seed), "preset": ae["preset"], "channels": int(channels),
+    return {"model": run_name(ae["preset"], channels, kl, seed), "modality": _modality(config),
+            "preset": ae["preset"], "channels": int(channels),
             "kl_weight": float(kl), "seed": int(seed), "variant": "vanilla", "se_weight": None,
-            "se_factors": None, "se_mode": None, "base": None}
+            "se_factors": None, "se_mode": None, "se_time_factors": None, "base": None}
 
 
 def ae_grid(config: dict) -> list[dict]:
@@ -46,9 +58,10 @@ def ae_grid(config: dict) -> list[dict]:
 
 def pretrained_run(config: dict) -> dict:
     ae = config["ae"]
-    return {"model": f"{ae['preset']}-pretrained", "preset": ae["preset"], "channels": int(ae["channels_reference"]),
+    return {"model": f"{ae['preset']}-pretrained", "modality": _modality(config), "preset": ae["preset"],
+            "channels": int(ae["channels_reference"]),
             "kl_weight": None, "seed": 0, "variant": "vanilla", "se_weight": None, "se_factors": None,
-            "se_mode": None, "base": None}
+            "se_mode": None, "se_time_factors": None, "base": None}
 
 
 def se_bases(config: dict, kl: float | None = None) -> list[dict]:
@@ -61,7 +74,10 @@ def se_bases(config: dict, kl: float | None = None) -> list[dict]:
 
 def _finetune(config: dict, base: dict, weight: float, factors, mode: str) -> dict:
     frozen = bool(config["se"]["freeze_encoder"])
-    return {**base, "model": finetune_name(base["model"], weight, factors, mode, frozen), "base": base["model"],
+    # Temporal SE (video) applies to SE runs only; the FT control is the same fine-tune without any SE term.
+    time_factors = config["se"].get("temporal_factors") or () if float(weight) > 0 else ()
+    return {**base, "model": finetune_name(base["model"], weight, factors, mode, frozen, time_factors),
+            "base": base["model"], "se_time_factors": fmt_factors(time_factors) if time_factors else None,
             "variant": "ft" if float(weight) == 0 else "se", "se_weight": float(weight),
             "se_factors": fmt_factors(factors), "se_mode": mode}
 
@@ -98,13 +114,6 @@ def _unique(runs: list[dict]) -> list[dict]:
     return out
 
 
-def run_meta(config: dict, name: str) -> dict:
-    for run in all_runs(config):
-        if run["model"] == name:
-            return run
-    raise KeyError(f"run {name!r} is not in the configured grid")
-
-
 def main_variants(config: dict) -> dict[str, list[str]]:
     """For Figs. 4-5: per seed, the vanilla base, its FT control and its SE fine-tune at se.main_weight."""
     se = config["se"]
@@ -113,9 +122,78 @@ def main_variants(config: dict) -> dict[str, list[str]]:
         out[base["model"]] = {
             "vanilla": base["model"],
             "ft": finetune_name(base["model"], 0.0, se["factors"], se["mode"], se["freeze_encoder"]),
-            "se": finetune_name(base["model"], se["main_weight"], se["factors"], se["mode"], se["freeze_encoder"]),
+            "se": finetune_name(base["model"], se["main_weight"], se["factors"], se["mode"], se["freeze_encoder"],
+                                se.get("temporal_factors") or ()),
         }
     return out
+
+
+# --- Video: the same grid on a view of the config -------------------------------------------------------------------
+
+def video_view(config: dict, model: dict) -> dict:
+    """The config as one video AE (an entry of video.models) sees it: video data, AE, SE, DiT and spectrum settings
+    where the image ones stand, one bottleneck and KL weight, the SE weight sweep reduced to FT + main SE."""
+    v = config["video"]
+    pretrained = bool(model.get("pretrained"))  # then the released AE is the vanilla one: nothing from scratch
+    ae = {**config["ae"], "preset": model["preset"], "compression": int(model["compression"]),
+          "channels": [] if pretrained else [int(model["channels"])], "kl_weights": [],
+          "channels_reference": int(model["channels"]),
+          "kl_reference": float(v["kl_weight"]), "pretrained": model.get("pretrained"),
+          **{k: v[k] for k in ("steps", "batch_size", "lr", "checkpoint_every")}, "lpips_weight": 0.0}
+    vs = v["se"]
+    se = {**config["se"], **{k: vs[k] for k in ("steps", "lr", "warmup_steps", "checkpoint_every", "factors", "mode",
+                                                 "temporal_factors", "keep_first_frame")},
+          "base": "pretrained" if pretrained else "reference", "weights": [0.0, float(vs["weight"])],
+          "main_weight": float(vs["weight"]), "ablation": {"factor_sets": [], "modes": [], "kl_weights": []},
+          "pretrained_kl_weight": float(v["kl_weight"])}
+    return {**config, "modality": "video", "data": v["data"], "ae": ae, "se": se,
+            "dit": {**config["dit"], **v["dit"]}, "spectrum": {**config["spectrum"], **v["spectrum"]},
+            "eval": {**config["eval"], **v["eval"]}}
+
+
+def video_views(config: dict) -> list[dict]:
+    v = config.get("video") or {}
+    return [video_view(config, m) for m in v.get("models", [])] if v.get("enabled") else []
+
+
+def video_runs(config: dict) -> list[dict]:
+    return _unique([r for view in video_views(config) for r in all_runs(view)])
+
+
+_INDEX: dict[int, tuple[dict, dict]] = {}
+
+
+def _index(config: dict) -> dict:
+    """name -> (run or DiT meta, the config view it belongs to), built once per config object (the rules ask for
+    it once per job while Snakemake builds the DAG)."""
+    hit = _INDEX.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    index = {}
+    for view in [config, *video_views(config)]:
+        for run in all_runs(view):
+            index.setdefault(run["model"], (run, view))
+        for run in dit_grid(view):
+            index.setdefault(run["dit_run"], (run, view))
+    _INDEX[id(config)] = (config, index)
+    return index
+
+
+def _find(config: dict, name: str, key: str) -> tuple[dict, dict]:
+    hit = _index(config).get(name)
+    if hit is None or key not in hit[0]:
+        raise KeyError(f"{'DiT run' if key == 'dit_run' else 'run'} {name!r} is not in the configured grid")
+    return hit
+
+
+def run_meta(config: dict, name: str) -> dict:
+    """The grid entry of an AE run (image or video) by name."""
+    return _find(config, name, "model")[0]
+
+
+def view_of(config: dict, name: str) -> dict:
+    """The config view an AE run or DiT run belongs to (the config itself for image runs)."""
+    return _index(config).get(name, (None, config))[1]
 
 
 # --- Hydra overrides -------------------------------------------------------------------------------------------
@@ -164,6 +242,9 @@ def finetune_overrides(config: dict, meta: dict, out_dir: str, base_dir: str, th
         f"se.weight={meta['se_weight']}", f"se.factors=[{meta['se_factors'].replace('x', ',')}]",
         f"se.mode={meta['se_mode']}", f"se.freeze_encoder={se['freeze_encoder']}", f"se.lpips={se['lpips_in_se']}",
         f"se.latent_block={config['spectrum']['block']}"]
+    if meta.get("se_time_factors"):
+        ov += [f"se.temporal_factors=[{meta['se_time_factors'].replace('x', ',')}]",
+               f"se.keep_first_frame={se['keep_first_frame']}"]
     return ov + list(ae.get("overrides", [])) + list(se.get("overrides", []))
 
 
@@ -177,22 +258,22 @@ def dit_grid(config: dict) -> list[dict]:
     """One DiT per (SE base, AE variant in dit.variants, DiT preset, DiT seed), on that variant's latents."""
     dit = config["dit"]
     runs = []
+    runs_by_name = {r["model"]: r for r in all_runs(config)}
     for base, variants in main_variants(config).items():
         for variant in dit["variants"]:
-            ae = run_meta(config, variants[variant])
+            ae = runs_by_name[variants[variant]]
             for preset in dit["presets"]:
                 for seed in dit["seeds"]:
-                    runs.append({"dit_run": dit_name(ae["model"], preset, seed), "ae": ae["model"], "base": base,
+                    runs.append({"dit_run": dit_name(ae["model"], preset, seed), "ae": ae["model"],
+                                 "modality": ae["modality"], "base": base,
                                  "variant": variant, "se_weight": ae["se_weight"], "channels": ae["channels"],
                                  "kl_weight": ae["kl_weight"], "dit": preset, "seed": seed})
     return runs
 
 
 def dit_meta(config: dict, name: str) -> dict:
-    for run in dit_grid(config):
-        if run["dit_run"] == name:
-            return run
-    raise KeyError(f"DiT run {name!r} is not in the configured grid")
+    """The grid entry of a DiT run (image or video) by name."""
+    return _find(config, name, "dit_run")[0]
 
 
 def dit_overrides(config: dict, meta: dict, out_dir: str, latents: str, threads: int) -> list[str]:
@@ -204,4 +285,6 @@ def dit_overrides(config: dict, meta: dict, out_dir: str, latents: str, threads:
           f"flow.label_dropout={d['label_dropout']}", f"optim.steps={d['steps']}",
           f"optim.batch_size={d['batch_size']}", f"optim.lr={d['lr']}", f"optim.ema_decay={d['ema_decay']}",
           f"optim.checkpoint_every={d['checkpoint_every']}", f"snapshots={_hydra_value(d['eval_steps'])}"]
+    if "patch_t" in d:
+        ov.append(f"model.patch_t={d['patch_t']}")
     return ov + list(d.get("overrides", []))

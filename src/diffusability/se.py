@@ -6,7 +6,9 @@ batch, and the decoder is also trained to reconstruct the small image from the s
     L = L_rec(D(z), x) + weight * L_rec(D(down_s(z)), down_s(x))
 
 with the same reconstruction mixture in both terms (the authors' code). Gradients reach the encoder through z
-unless the encoder is frozen. This pushes the latent to carry no more high-frequency content than the image, which
+unless the encoder is frozen. Video (N, C, T, H, W) is downsampled per frame in space; optionally also in time
+(`temporal_factors`), by averaging frames in groups and keeping the first frame on its own, as a causal video AE
+encodes it alone (paper Sec. 5: SE for CogVideoX-AE). This pushes the latent to carry no more high-frequency content than the image, which
 is what makes it easier to diffuse.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ RESAMPLE_MODES = ("bilinear", "area", "dct_lowpass")
 
 
 def downsample(x: torch.Tensor, factor: int, mode: str, block: int = 8) -> torch.Tensor:
-    """Reduce the resolution (or the bandwidth) of x (N, C, H, W) by `factor`.
+    """Reduce the resolution (or the bandwidth) of x (N, C, H, W), or of every frame of (N, C, T, H, W), by `factor`.
 
     bilinear: bilinear resize, align_corners=True and no antialias (the authors' choice);
     area: average pooling over factor x factor cells;
@@ -29,6 +31,10 @@ def downsample(x: torch.Tensor, factor: int, mode: str, block: int = 8) -> torch
     """
     if factor == 1:
         return x
+    if x.ndim == 5:
+        n, c, t, h, w = x.shape
+        y = downsample(x.transpose(1, 2).reshape(n * t, c, h, w), factor, mode, block)
+        return y.view(n, t, c, *y.shape[-2:]).transpose(1, 2)
     if mode == "bilinear":
         size = (x.shape[-2] // factor, x.shape[-1] // factor)
         return F.interpolate(x, size=size, mode="bilinear", align_corners=True, antialias=False)
@@ -41,6 +47,19 @@ def downsample(x: torch.Tensor, factor: int, mode: str, block: int = 8) -> torch
     raise ValueError(f"unknown se.mode {mode!r}; use one of {', '.join(RESAMPLE_MODES)}")
 
 
+def temporal_downsample(x: torch.Tensor, factor: int, keep_first: bool = True) -> torch.Tensor:
+    """Average frames of x (N, C, T, H, W) in groups of `factor`; with keep_first the first frame stays on its own
+    (a causal AE maps 1 + k*t frames to 1 + k latents, so the pooled clip and pooled latent still correspond)."""
+    if factor == 1:
+        return x
+    head, rest = (x[:, :, :1], x[:, :, 1:]) if keep_first else (x[:, :, :0], x)
+    if rest.shape[2] % factor:
+        raise ValueError(f"se.temporal_factors: {rest.shape[2]} frames{' after the first' if keep_first else ''} "
+                         f"cannot be pooled in groups of {factor}")
+    n, c, t, h, w = rest.shape
+    return torch.cat([head, rest.view(n, c, t // factor, factor, h, w).mean(3)], dim=2)
+
+
 class ScaleEquivariance:
     """The SE term as a training regulariser: `se(ae=..., x=..., z=..., step=..., recon_loss=...)`.
 
@@ -49,10 +68,13 @@ class ScaleEquivariance:
     mode:         one of RESAMPLE_MODES
     latent_block: DCT block for the latent in dct_lowpass mode; the image uses latent_block * compression
     use_lpips:    whether LPIPS (when available) enters the SE term as it does the main term
+    temporal_factors: video only: time factors, one drawn per batch (1 = this batch keeps all frames); [] = none
+    keep_first_frame: video only: the first frame is not pooled with others (causal AEs)
     """
 
     def __init__(self, weight: float, factors, mode: str = "bilinear", compression: int = 8,
-                 latent_block: int = 8, use_lpips: bool = True, seed: int = 0):
+                 latent_block: int = 8, use_lpips: bool = True, seed: int = 0, temporal_factors=(),
+                 keep_first_frame: bool = True):
         if mode not in RESAMPLE_MODES:
             raise ValueError(f"unknown se.mode {mode!r}; use one of {', '.join(RESAMPLE_MODES)}")
         if not factors or any(int(f) < 2 for f in factors):
@@ -60,22 +82,40 @@ class ScaleEquivariance:
         self.weight, self.factors, self.mode = float(weight), [int(f) for f in factors], mode
         self.compression, self.latent_block = int(compression), int(latent_block)
         self.use_lpips, self.seed = bool(use_lpips), int(seed)
+        if any(int(f) < 1 for f in temporal_factors):
+            raise ValueError(f"se.temporal_factors must be integers >= 1, got {list(temporal_factors)}")
+        self.temporal_factors, self.keep_first = [int(f) for f in temporal_factors], bool(keep_first_frame)
 
     def factor_at(self, step: int) -> int:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(step) + 7)
         return self.factors[int(torch.randint(len(self.factors), (1,), generator=gen))]
 
-    def pair(self, x: torch.Tensor, z: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(down(x), down(z)) resampled the same way."""
+    def temporal_factor_at(self, step: int) -> int:
+        if not self.temporal_factors:
+            return 1
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(step) + 11)
+        return self.temporal_factors[int(torch.randint(len(self.temporal_factors), (1,), generator=gen))]
+
+    def pair(self, x: torch.Tensor, z: torch.Tensor, factor: int,
+             time_factor: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """(down(x), down(z)) resampled the same way (video: also pooled in time by `time_factor`)."""
         x_small = downsample(x, factor, self.mode, self.latent_block * self.compression)
         z_small = downsample(z, factor, self.mode, self.latent_block)
+        if time_factor > 1:
+            x_small = temporal_downsample(x_small, time_factor, self.keep_first)
+            z_small = temporal_downsample(z_small, time_factor, self.keep_first)
         return x_small, z_small
 
     def __call__(self, *, ae, x: torch.Tensor, z: torch.Tensor, step: int, recon_loss):
         if self.weight == 0:
             return x.new_zeros(()), {"se": 0.0}
-        x_small, z_small = self.pair(x, z, self.factor_at(step))
+        time_factor = self.temporal_factor_at(step) if x.ndim == 5 else 1
+        x_small, z_small = self.pair(x, z, self.factor_at(step), time_factor)
         rec = ae.decode(z_small).sample.float()
+        if rec.shape != x_small.shape:
+            raise ValueError(f"se.temporal_factors: the pooled latent decodes to {rec.shape[2]} frames, not the "
+                             f"{x_small.shape[2]} of the pooled clip; use data.frames = 1 + k*t with the pooled "
+                             "latent length odd (CogVideoX: e.g. 17 frames with factor 2)")
         if self.use_lpips or recon_loss.lpips_net is None:
             term = recon_loss(rec, x_small)["recon"]
         else:

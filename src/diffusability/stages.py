@@ -16,6 +16,7 @@ from .provenance import atomic_write, write_csv, write_json, write_provenance
 from .runconfig import compose_run_config
 
 log = logging.getLogger(__name__)
+SPECTRUM_COLUMNS = ["freq_index", "amplitude", "energy", "block", "axis"]
 
 
 def data_config(data: dict):
@@ -34,17 +35,26 @@ def train_ae_stage(overrides: list[str]) -> None:
     """Compose the run config with Hydra and train or fine-tune (resuming from the newest checkpoint if any),
     in this job or, with the submitit launcher, as its own Slurm job."""
     from .launch import launcher_for, run_training
-    rule = "finetune_se" if any(o.startswith("init_from=") for o in overrides) else "train_ae"
+    if _is_video(overrides):
+        rule = "train_video_ae"
+    else:
+        rule = "finetune_se" if any(o.startswith("init_from=") for o in overrides) else "train_ae"
     run_training("train_ae", overrides, launcher_for(rule), _out_dir(overrides))
 
 
+def _is_video(overrides: list[str]) -> bool:
+    """Video trainings (their data group is a video dataset, or the DiT patchifies time) get the video resources."""
+    return any(o in ("data=clips", "data=videofolder") or o.startswith("model.patch_t=") for o in overrides)
+
+
 def import_pretrained_stage(overrides: list[str], pretrained: dict) -> None:
-    """Make a pretrained AE a run folder like any trained one (ae/ + config.yaml), so every analysis applies."""
-    from .models.autoencoders import load_pretrained_autoencoder
+    """Make a pretrained AE (image or video) a run folder like any trained one (ae/ + config.yaml), so every
+    analysis applies."""
+    from .models.autoencoders import autoencoder_from_config
     from .train.ae import save_final_autoencoder
-    cfg = compose_run_config("train_ae", overrides)
-    ae = load_pretrained_autoencoder(pretrained["source"], pretrained.get("subfolder"),
-                                     bool(pretrained.get("allow_download")))
+    cfg = compose_run_config("train_ae", [*overrides, f"model.pretrained={pretrained['source']}",
+                                          f"model.allow_download={bool(pretrained.get('allow_download'))}"])
+    ae = autoencoder_from_config(cfg.model)
     out = Path(cfg.out_dir)
     save_final_autoencoder(ae, out)
     atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
@@ -57,8 +67,8 @@ def evaluate_stage(run_dir: str, meta: dict, spectrum: dict, evaluation: dict, d
     from .analysis.spectra import latent_spectrum
     meta = {k: meta.get(k) for k in RUN_KEYS}
     df = latent_spectrum(run_dir, spectrum["block"], spectrum["normalization"], spectrum["latent"],
-                         spectrum["num_images"], evaluation["batch_size"], device)
-    write_csv(out_spectrum, df.assign(**meta)[RUN_KEYS + ["freq_index", "amplitude", "energy", "block"]])
+                         spectrum["num_images"], evaluation["batch_size"], device, bool(spectrum.get("time")))
+    write_csv(out_spectrum, df.assign(**meta)[RUN_KEYS + SPECTRUM_COLUMNS])
     rec = evaluate_reconstruction(run_dir, evaluation["num_images"], evaluation["batch_size"], device, fd)
     write_csv(out_recon, pd.DataFrame([{**meta, **rec}]))
 
@@ -82,11 +92,22 @@ def rgb_spectrum_stage(data: dict, compression: int, spectrum: dict, out_rgb: st
     for out, stds in ((out_rgb, [0.0]), (out_noise, s["noise_stds"])):
         frames = [rgb_spectrum(dcfg, compression, s["block"], s["normalization"], s["num_images"], s["rgb_mode"],
                                noise_std=std).assign(noise_std=float(std)) for std in stds]
-        df = pd.concat(frames, ignore_index=True).assign(model="rgb", preset="rgb", channels=3, seed=0,
-                                                         variant="rgb")
-        df = df.reindex(columns=RUN_KEYS + (["noise_std"] if out == out_noise else []) +
-                        ["freq_index", "amplitude", "energy", "block"])
+        df = pd.concat(frames, ignore_index=True).assign(model="rgb", modality="image", preset="rgb", channels=3,
+                                                         seed=0, variant="rgb")
+        df = df.reindex(columns=RUN_KEYS + (["noise_std"] if out == out_noise else []) + SPECTRUM_COLUMNS)
         write_csv(out, df)
+
+
+def rgb_video_spectrum_stage(data: dict, models: list[dict], spectrum: dict, out_csv: str) -> None:
+    """The RGB reference of each video AE: validation clips at its latent's size (model `rgb@<preset>`)."""
+    from .analysis.spectra import rgb_video_spectrum
+    from .workflow_config import VIDEO_TIME_COMPRESSION
+    dcfg, s = data_config(data), spectrum
+    frames = [rgb_video_spectrum(dcfg, int(m["compression"]), VIDEO_TIME_COMPRESSION[m["preset"]], s["block"],
+                                 s["normalization"], s["num_images"], bool(s.get("time")))
+              .assign(model=f"rgb@{m['preset']}", modality="video", preset=m["preset"], channels=3, seed=0,
+                      variant="rgb") for m in models]
+    write_csv(out_csv, pd.concat(frames, ignore_index=True).reindex(columns=RUN_KEYS + SPECTRUM_COLUMNS))
 
 
 def erasure_stage(run_dirs: dict[str, str], meta: dict, erasure: dict, latent_block: int, device: str,
@@ -99,20 +120,30 @@ def erasure_stage(run_dirs: dict[str, str], meta: dict, erasure: dict, latent_bl
 
 
 def collect_stage(spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], hf_exclude_dc: bool,
-                  out_spectra: str, out_hf: str, out_recon: str, provenance: dict) -> None:
+                  out_spectra: str, out_hf: str, out_recon: str, provenance: dict,
+                  video_spectra_csvs: list[str] = (), video_rgb_csv: str | None = None,
+                  out_video_spectra: str | None = None) -> None:
     """Merge per-run CSVs into the tidy tables under results/<scale>/ (with a provenance sidecar each).
 
-    reconstruction.csv also carries each AE's latent HF share, so that one table holds everything per variant.
+    spectra.csv holds the image spectra, video_spectra.csv the video ones (per frame and along time); hf_energy.csv
+    and reconstruction.csv hold both modalities (column `modality`). reconstruction.csv also carries each AE's
+    latent HF share, so that one table holds everything per variant.
     """
     from .analysis.spectra import hf_share_table
     spectra = pd.concat([pd.read_csv(f) for f in [rgb_csv, *spectra_csvs]], ignore_index=True)
     write_csv(out_spectra, spectra)
+    outs = [out_spectra, out_hf, out_recon]
+    if out_video_spectra is not None:
+        video = pd.concat([pd.read_csv(f) for f in [video_rgb_csv, *video_spectra_csvs]], ignore_index=True)
+        write_csv(out_video_spectra, video)
+        spectra = pd.concat([spectra, video], ignore_index=True)
+        outs.append(out_video_spectra)
     hf = hf_share_table(spectra, hf_exclude_dc, RUN_KEYS)[RUN_KEYS + ["hf_share"]]
     write_csv(out_hf, hf)
     recon = pd.concat([pd.read_csv(f) for f in recon_csvs], ignore_index=True)
     recon = recon.merge(hf[["model", "hf_share"]], on="model", how="left")
     write_csv(out_recon, recon)
-    for out in (out_spectra, out_hf, out_recon):
+    for out in outs:
         write_provenance(Path(out).with_suffix(".provenance.json"), provenance)
 
 
@@ -138,7 +169,8 @@ def reference_stats_stage(data: dict, fd: dict, num_images: int, out_path: str) 
 
 def train_dit_stage(overrides: list[str]) -> None:
     from .launch import launcher_for, run_training
-    run_training("train_dit", overrides, launcher_for("train_dit"), _out_dir(overrides))
+    run_training("train_dit", overrides, launcher_for("train_video_dit" if _is_video(overrides) else "train_dit"),
+                 _out_dir(overrides))
 
 
 def _out_dir(overrides: list[str]) -> str:
@@ -146,11 +178,11 @@ def _out_dir(overrides: list[str]) -> str:
 
 
 def evaluate_dit_stage(dit_dir: str, ae_dir: str, meta: dict, dit: dict, data: dict, fd: dict, reference: str,
-                       device: str, out_csv: str, out_grid: str) -> None:
+                       device: str, out_csv: str, out_grid: str, out_gif: str) -> None:
     """Score every kept snapshot of one DiT (generation.csv rows) and save a sample grid of the last one."""
     from .generation.evaluate import ReferenceStatistics, evaluate_dit
     ref = ReferenceStatistics(reference, data_config(data), dit["reference_images"], fd)
     df = evaluate_dit(dit_dir, ae_dir, ref, dit["num_samples"], dit["sample_steps"], dit["sampler"], dit["guidance"],
-                      dit["batch_size_eval"], device, grid_path=out_grid)
-    keys = ["ae", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed"]
+                      dit["batch_size_eval"], device, grid_path=out_grid, gif_path=out_gif)
+    keys = ["ae", "modality", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed"]
     write_csv(out_csv, df.assign(**{k: meta[k] for k in keys})[keys + ["step", "metric", "value"]])

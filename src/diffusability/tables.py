@@ -16,6 +16,13 @@ def render_table(df: pd.DataFrame, out_md: str | Path, out_tex: str | Path, capt
     atomic_write(out_tex, lambda f: f.write(tex))
 
 
+def of_modality(df: pd.DataFrame, modality: str) -> pd.DataFrame:
+    """Rows of one modality; rows from before the video track (no `modality` column or empty) are images."""
+    if "modality" not in df:
+        return df if modality == "image" else df.iloc[:0]
+    return df[df["modality"].fillna("image") == modality]
+
+
 def _mean_sd(df: pd.DataFrame, keys: list[str], cols: list[str]) -> pd.DataFrame:
     g = df.groupby(keys, dropna=False, sort=False)
     out = g[cols].mean().reset_index()
@@ -25,9 +32,9 @@ def _mean_sd(df: pd.DataFrame, keys: list[str], cols: list[str]) -> pd.DataFrame
 
 def hf_energy_table(hf_csv: str, recon_csv: str, out_md: str, out_tex: str) -> None:
     """Per vanilla AE: latent HF-energy share (with RGB's for reference), PSNR and SSIM, averaged over seeds."""
-    hf = pd.read_csv(hf_csv)
+    hf = of_modality(pd.read_csv(hf_csv), "image")
     hf = hf[hf.variant.isin(["vanilla", "rgb"])]
-    rec = pd.read_csv(recon_csv)
+    rec = of_modality(pd.read_csv(recon_csv), "image")
     rec = rec[rec.variant == "vanilla"]
     keys = ["preset", "channels", "kl_weight"]
     table = _mean_sd(hf, keys, ["hf_share"]).merge(
@@ -36,17 +43,21 @@ def hf_energy_table(hf_csv: str, recon_csv: str, out_md: str, out_tex: str) -> N
     render_table(table, out_md, out_tex, "Latent high-frequency energy share and reconstruction quality")
 
 
-VARIANT_KEYS = ["preset", "channels", "kl_weight", "variant", "se_weight", "se_factors", "se_mode"]
-METRICS = ["psnr", "ssim", "lpips", "rfid", "rfid_proxy", "hf_share", "latent_mean", "latent_std"]
+VARIANT_KEYS = ["modality", "preset", "channels", "kl_weight", "variant", "se_weight", "se_factors", "se_mode"]
+METRICS = ["psnr", "ssim", "lpips", "rfid", "rfid_proxy", "rfvd", "rfvd_proxy", "hf_share", "latent_mean",
+           "latent_std"]
+VARIANT_ORDER = {"vanilla": 0, "ft": 1, "se": 2}
 
 
 def variants_summary(recon: pd.DataFrame) -> pd.DataFrame:
     """One row per AE variant (seeds averaged, their count in `seeds`), metrics that were measured."""
+    recon = recon.assign(modality=recon["modality"].fillna("image") if "modality" in recon else "image")
     cols = [c for c in METRICS if c in recon and recon[c].notna().any()]
     table = _mean_sd(recon, VARIANT_KEYS, cols)
-    order = table["variant"].map({"vanilla": 0, "ft": 1, "se": 2})
-    return table.assign(_o=order).sort_values(["channels", "kl_weight", "_o", "se_weight", "se_factors", "se_mode"],
-                                              na_position="first").drop(columns="_o")
+    order = table["variant"].map(VARIANT_ORDER)
+    return table.assign(_o=order).sort_values(
+        ["modality", "preset", "channels", "kl_weight", "_o", "se_weight", "se_factors", "se_mode"],
+        na_position="first").drop(columns="_o")
 
 
 def reconstruction_table(recon_csv: str, out_md: str, out_tex: str) -> None:
@@ -87,31 +98,39 @@ ABLATION_CAPTIONS = {
 
 def ablation_table(recon_csv: str, kind: str, ref: dict, out_csv: str, out_md: str, out_tex: str) -> None:
     from .provenance import write_csv
-    table = ablation_rows(variants_summary(pd.read_csv(recon_csv)), kind, ref)
+    table = ablation_rows(variants_summary(of_modality(pd.read_csv(recon_csv), "image")), kind, ref)
     write_csv(out_csv, table)
     render_table(table, out_md, out_tex, ABLATION_CAPTIONS[kind])
 
 
-def main_image_table(generation_csv: str, out_csv: str, out_md: str, out_tex: str) -> None:
-    """Table 1 (image half): final score per AE x {vanilla, FT, SE} x DiT, with its change relative to vanilla.
+def main_table(generation_csv: str, modality: str, out_csv: str, out_md: str, out_tex: str,
+               recon_csv: str | None = None) -> None:
+    """Table 1, one half per modality: final score per AE x {vanilla, FT, SE} x DiT, with its change relative to
+    vanilla; with `recon_csv` also each AE's reconstruction metrics and latent HF share (the video half).
 
     Scores average over DiT seeds; `value_sd` is their standard deviation (NaN with a single seed).
     """
     from .provenance import write_csv
-    df = pd.read_csv(generation_csv)
+    df = of_modality(pd.read_csv(generation_csv), modality)
     final = df[df.step == df.groupby("dit_run").step.transform("max")]
-    keys = ["base", "channels", "kl_weight", "dit", "variant", "se_weight", "metric"]
-    g = final.groupby(keys, dropna=False, sort=False)["value"]
-    table = g.mean().rename("value").reset_index()
-    table["value_sd"] = g.std().to_numpy()
+    keys = ["base", "ae", "channels", "kl_weight", "dit", "variant", "se_weight", "metric"]
+    g = final.groupby(keys, dropna=False, sort=False)
+    table = g["value"].mean().rename("value").reset_index()
+    table["value_sd"] = g["value"].std().to_numpy()
     table["seeds"] = g.size().to_numpy()
-    table["step"] = final.groupby(keys, dropna=False, sort=False).step.max().to_numpy()
+    table["step"] = g["step"].max().to_numpy()
     vanilla = table[table.variant == "vanilla"].set_index(["base", "dit", "metric"])["value"]
     ref = table.set_index(["base", "dit", "metric"]).index.map(vanilla.get)
     table["rel_change_vs_vanilla"] = table["value"] / pd.Series(ref, index=table.index, dtype=float) - 1.0
-    order = {"vanilla": 0, "ft": 1, "se": 2}
-    table = table.sort_values(["base", "dit"], kind="stable").sort_values(
-        "variant", key=lambda s: s.map(order), kind="stable").sort_values(["base", "dit"], kind="stable")
+    if recon_csv is not None:
+        rec = of_modality(pd.read_csv(recon_csv), modality)
+        cols = [c for c in ("psnr", "ssim", "lpips", "rfvd", "rfvd_proxy", "rfid", "rfid_proxy", "hf_share")
+                if c in rec and rec[c].notna().any()]
+        table = table.merge(rec[["model", *cols]].rename(columns={"model": "ae"}), on="ae", how="left")
+    table = table.sort_values(["base", "dit", "variant"], key=lambda s: s.map(VARIANT_ORDER) if s.name == "variant"
+                              else s, kind="stable")
     write_csv(out_csv, table)
-    metric = ", ".join(sorted(table.metric.unique()))
-    render_table(table, out_md, out_tex, f"Generation quality of DiT on each AE's latents ({metric}; lower is better)")
+    metric = ", ".join(sorted(table.metric.unique())) or "no runs"
+    what = "DiT on each AE's latents" if modality == "image" else "video DiT on each video AE's latents"
+    render_table(table.drop(columns="ae"), out_md, out_tex,
+                 f"Generation quality of {what} ({metric}; lower is better)")

@@ -48,6 +48,33 @@ def check_against_schema(config: dict, schema: dict) -> None:
     raise ConfigError(f"config key {_key_path(err.absolute_path)}: {err.message}")
 
 
+# Time compression of the video AE presets (models.video_autoencoders holds the architectures; a test keeps the two
+# in step). Here so that config checks need no torch import.
+VIDEO_TIME_COMPRESSION = {"cogvideox": 4, "cogvideox-tiny": 4, "ltx": 8, "ltx-tiny": 4}
+
+
+def check_video(config: dict) -> None:
+    v = config["video"]
+    if not v["enabled"]:
+        return
+    data, block = v["data"], int(config["spectrum"]["block"])
+    if data["name"] == "videofolder" and not data.get("root"):
+        raise ConfigError("config key video.data.root must name the video folder when video.data.name is videofolder")
+    for i, m in enumerate(v["models"]):
+        key = f"video.models[{i}]"
+        res, comp, t = int(data["resolution"]), int(m["compression"]), VIDEO_TIME_COMPRESSION[m["preset"]]
+        if res % comp or (res // comp) % block or (res // comp) % 2:
+            raise ConfigError(f"config key {key}.compression={comp}: video.data.resolution={res} must give an even "
+                              f"latent size divisible by spectrum.block={block}")
+        if (int(data["frames"]) - 1) % t:
+            raise ConfigError(f"config key video.data.frames is {data['frames']}, but {m['preset']} compresses time "
+                              f"{t}x causally, so it needs 1 + k*{t} frames")
+        for f in v["se"]["factors"]:
+            if (res // comp) % f:
+                raise ConfigError(f"config key video.se.factors has factor {f}, which does not divide the video "
+                                  f"latent size {res // comp}")
+
+
 def check_semantics(config: dict) -> None:
     """Rules a JSON schema cannot state (relations between keys)."""
     ae, data, spec = config["ae"], config["data"], config["spectrum"]
@@ -88,6 +115,7 @@ def check_semantics(config: dict) -> None:
         if overlap:
             raise ConfigError(f"config keys data.train_photos and data.val_photos share {overlap}; "
                               "the split must be by photo")
+    check_video(config)
 
 
 def resolve_config(base: dict, config_dir: str | Path, user_overrides: dict | None = None,

@@ -13,12 +13,11 @@ rule train_ae:
     benchmark:
         f"benchmarks/{SCALE}/train_ae/{{run}}.tsv"
     params:
-        overrides=lambda w: ae_overrides(config, run_meta(config, w.run), run_dir(w.run), THREADS),
+        overrides=lambda w: ae_overrides(view(w.run), run_meta(config, w.run), run_dir(w.run), THREADS),
     threads: THREADS
     localrule: SUBMITIT
     resources:
-        mem_mb=res("train_ae", "mem_mb"),
-        runtime=res("train_ae", "runtime"),
+        **res_of("train_ae", "train_video_ae"),
         **gpu_res("train_ae"),
         **CLUSTER,
     script:
@@ -31,10 +30,12 @@ rule import_pretrained:
     log:
         f"logs/{SCALE}/import_pretrained/{{preset}}.log",
     params:
-        overrides=lambda w: ae_overrides(config, pretrained_run(config), run_dir(f"{w.preset}-pretrained"), THREADS),
-        pretrained=lambda w: {"source": config["ae"]["pretrained"], "subfolder": None, "allow_download": False},
+        overrides=lambda w: ae_overrides(view(f"{w.preset}-pretrained"), run_meta(config, f"{w.preset}-pretrained"),
+                                         run_dir(f"{w.preset}-pretrained"), THREADS),
+        pretrained=lambda w: {"source": view(f"{w.preset}-pretrained")["ae"]["pretrained"], "subfolder": None,
+                              "allow_download": False},
     wildcard_constraints:
-        preset=r"[A-Za-z0-9]+",
+        preset=r"[A-Za-z0-9-]+",
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
         runtime=res("evaluate_ae", "runtime"),
@@ -53,13 +54,12 @@ rule finetune_se:
     benchmark:
         f"benchmarks/{SCALE}/finetune_se/{{base}}__{{tag}}.tsv"
     params:
-        overrides=lambda w: finetune_overrides(config, run_meta(config, f"{w.base}__{w.tag}"),
+        overrides=lambda w: finetune_overrides(view(w.base), run_meta(config, f"{w.base}__{w.tag}"),
                                                run_dir(f"{w.base}__{w.tag}"), run_dir(w.base), THREADS),
     threads: THREADS
     localrule: SUBMITIT
     resources:
-        mem_mb=res("finetune_se", "mem_mb"),
-        runtime=res("finetune_se", "runtime"),
+        **res_of("finetune_se", "train_video_ae"),
         **gpu_res("finetune_se"),
         **CLUSTER,
     script:

@@ -2,7 +2,7 @@
 import os
 
 from diffusability.grid import (RUN_KEYS, ae_grid, ae_overrides, all_runs, finetune_overrides, main_variants,
-                                pretrained_run, run_meta, se_grid)
+                                pretrained_run, run_meta, se_grid, video_runs, view_of)
 from diffusability.workflow_config import ConfigError, load_schema, resolve_config
 
 try:
@@ -22,9 +22,40 @@ R = f"{config['results_dir']}/{SCALE}"
 F = f"{config['figures_dir']}/{SCALE}"
 RUNS = [r["model"] for r in all_runs(config)]
 BASES = list(main_variants(config))
+# The video track: the same rules on the video runs (grid.video_view), which live beside the image runs.
+VIDEO_RUNS = [r["model"] for r in video_runs(config)]
+VIDEO = bool(VIDEO_RUNS)
 # Feature space of every Fréchet distance: real Inception when its weights are given, else the DAG's proxy.
 FD = ({"kind": "inception", "weights": config["metrics"]["inception_weights"]}
       if config["metrics"]["inception_weights"] else {"kind": "proxy", "weights": f"{R}/features/proxy.safetensors"})
+# ... and of every video one: I3D (FVD) when its weights are given, else the DAG's video proxy (fvd_proxy).
+_i3d = config["video"]["metrics"]["i3d_weights"]
+FD_VIDEO = ({"kind": "i3d", "weights": _i3d} if _i3d
+            else {"kind": "video_proxy", "weights": f"{R}/features/video_proxy.safetensors"})
+
+
+def view(name):
+    """The config as an AE or DiT run sees it (video runs: video data/AE/SE/DiT settings; grid.video_view)."""
+    return view_of(config, name)
+
+
+def is_video(name):
+    return view(name).get("modality") == "video"
+
+
+def fd_of(name):
+    return FD_VIDEO if is_video(name) else FD
+
+
+def res_of(rule_name, video_rule):
+    """Resources of a rule that serves both modalities: the video rule's for video runs (wildcard `run`/`model`/
+    `base`/`dit` names the run)."""
+    def get(key):
+        def f(w):
+            name = next(v for k, v in w.items() if k in ("run", "model", "dit", "base"))
+            return res(video_rule if is_video(name) else rule_name, key)
+        return f
+    return {"mem_mb": get("mem_mb"), "runtime": get("runtime")}
 
 SUBMITIT = config["launcher"] == "submitit"  # trainings then go to Slurm via submitit, waited on by a local rule
 # Partition / account / GPU type of cluster jobs: environment first, then the config's `cluster` section.
@@ -42,7 +73,8 @@ def _publish_launchers():
     import json
     from diffusability.launch import LAUNCHER_ENV, launcher_settings
     os.environ[LAUNCHER_ENV] = json.dumps({r: launcher_settings(config, config["resources"][r], THREADS, CLUSTER)
-                                           for r in ("train_ae", "finetune_se", "train_dit")})
+                                           for r in ("train_ae", "finetune_se", "train_dit", "train_video_ae",
+                                                     "train_video_dit")})
 
 
 _publish_launchers()
@@ -68,8 +100,8 @@ def weights(name):
 
 
 wildcard_constraints:
-    run=r"[A-Za-z0-9]+-c\d+-kl[0-9.e+-]+-s\d+",
-    base=r"[A-Za-z0-9]+-(c\d+-kl[0-9.e+-]+-s\d+|pretrained)",
-    tag=r"se[0-9.e+-]+-f[0-9x]+-[a-z_]+(-frozen)?",
+    run=r"[A-Za-z0-9-]+?-c\d+-kl[0-9.e+-]+-s\d+",
+    base=r"[A-Za-z0-9-]+?-(c\d+-kl[0-9.e+-]+-s\d+|pretrained)",
+    tag=r"se[0-9.e+-]+-f[0-9x]+-[a-z_]+(-frozen)?(-t[0-9x]+)?",
     model=r"[^/]+",
     dit=r"[^/]+__dit-[A-Za-z0-9]+-s\d+",

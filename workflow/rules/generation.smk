@@ -1,8 +1,10 @@
 # Latent diffusion (Fig. 1, Table 1): cache each AE variant's training latents, train a DiT on them, sample every
 # kept snapshot and score the samples against reference statistics computed once per dataset and feature space.
-from diffusability.grid import dit_grid, dit_meta, dit_overrides
+# Video DiTs (Fig. 1 right, video table) go through the same rules on the video AEs' latents.
+from diffusability.grid import dit_grid, dit_meta, dit_overrides, video_views
 
 DIT_RUNS = [r["dit_run"] for r in dit_grid(config)]
+VIDEO_DIT_RUNS = [r["dit_run"] for v in video_views(config) for r in dit_grid(v)]
 
 
 def dit_dir(name):
@@ -20,9 +22,9 @@ rule encode_latents:
         f"benchmarks/{SCALE}/encode_latents/{{model}}.tsv"
     params:
         run_dir=lambda w: run_dir(w.model),
-        dit={k: config["dit"][k] for k in ("num_latents", "norm_samples")},
+        dit=lambda w: {k: view(w.model)["dit"][k] for k in ("num_latents", "norm_samples")},
         seed=lambda w: run_meta(config, w.model)["seed"],
-        batch_size=config["eval"]["batch_size"],
+        batch_size=lambda w: view(w.model)["eval"]["batch_size"],
         device=config["device"],
     threads: THREADS
     resources:
@@ -58,6 +60,22 @@ rule reference_stats:
         "../scripts/reference_stats.py"
 
 
+use rule reference_stats as video_reference_stats with:
+    input:
+        manifest=f"{R}/data/manifest.json",
+        features=FD_VIDEO["weights"],
+    output:
+        f"{R}/generation/reference_{FD_VIDEO['kind']}.safetensors",
+    log:
+        f"logs/{SCALE}/video_reference_stats.log",
+    benchmark:
+        f"benchmarks/{SCALE}/video_reference_stats.tsv"
+    params:
+        data=config["video"]["data"],
+        fd=FD_VIDEO,
+        num_images={**config["dit"], **config["video"]["dit"]}["reference_images"],
+
+
 rule train_dit:
     input:
         latents=lambda w: f"{R}/latents/{dit_meta(config, w.dit)['ae']}.safetensors",
@@ -68,13 +86,12 @@ rule train_dit:
     benchmark:
         f"benchmarks/{SCALE}/train_dit/{{dit}}.tsv"
     params:
-        overrides=lambda w, input: dit_overrides(config, dit_meta(config, w.dit), dit_dir(w.dit), input.latents,
+        overrides=lambda w, input: dit_overrides(view(w.dit), dit_meta(config, w.dit), dit_dir(w.dit), input.latents,
                                                  THREADS),
     threads: THREADS
     localrule: SUBMITIT
     resources:
-        mem_mb=res("train_dit", "mem_mb"),
-        runtime=res("train_dit", "runtime"),
+        **res_of("train_dit", "train_video_dit"),
         **gpu_res("train_dit"),
         **CLUSTER,
     script:
@@ -85,10 +102,12 @@ rule evaluate_dit:
     input:
         dit=rules.train_dit.output.weights,
         ae=lambda w: weights(dit_meta(config, w.dit)["ae"]),
-        reference=rules.reference_stats.output[0],
+        reference=lambda w: (rules.video_reference_stats.output[0] if is_video(w.dit)
+                             else rules.reference_stats.output[0]),
     output:
         csv=f"{R}/dit/{{dit}}/generation.csv",
         grid=f"{F}/samples/{{dit}}.png",
+        gif=f"{F}/samples/{{dit}}.gif",
     log:
         f"logs/{SCALE}/evaluate_dit/{{dit}}.log",
     benchmark:
@@ -97,10 +116,10 @@ rule evaluate_dit:
         dit_dir=lambda w: dit_dir(w.dit),
         ae_dir=lambda w: run_dir(dit_meta(config, w.dit)["ae"]),
         meta=lambda w: dit_meta(config, w.dit),
-        dit={k: config["dit"][k] for k in ("reference_images", "num_samples", "sample_steps", "sampler", "guidance",
-                                           "batch_size_eval")},
-        data=config["data"],
-        fd=FD,
+        dit=lambda w: {k: view(w.dit)["dit"][k] for k in ("reference_images", "num_samples", "sample_steps",
+                                                          "sampler", "guidance", "batch_size_eval")},
+        data=lambda w: view(w.dit)["data"],
+        fd=lambda w: fd_of(w.dit),
         device=config["device"],
     threads: THREADS
     resources:
@@ -114,7 +133,7 @@ rule evaluate_dit:
 
 rule collect_generation:
     input:
-        expand(f"{R}/dit/{{dit}}/generation.csv", dit=DIT_RUNS),
+        expand(f"{R}/dit/{{dit}}/generation.csv", dit=DIT_RUNS + VIDEO_DIT_RUNS),
     output:
         f"{R}/generation.csv",
     log:

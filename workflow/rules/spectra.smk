@@ -1,5 +1,5 @@
-# Per-AE evaluation (latent block-DCT spectrum + reconstruction metrics), the RGB reference, and the merged tables
-# results/<scale>/{spectra,hf_energy,reconstruction}.csv.
+# Per-AE evaluation (latent block-DCT spectrum + reconstruction metrics), the RGB references, and the merged tables
+# results/<scale>/{spectra,video_spectra,hf_energy,reconstruction}.csv. Video AEs go through the same rules.
 
 
 rule proxy_features:
@@ -23,10 +23,23 @@ rule proxy_features:
         "../scripts/proxy_features.py"
 
 
+# The offline stand-in for I3D (fvd_proxy): the same rule on the video data.
+use rule proxy_features as video_proxy_features with:
+    output:
+        f"{R}/features/video_proxy.safetensors",
+    log:
+        f"logs/{SCALE}/video_proxy_features.log",
+    benchmark:
+        f"benchmarks/{SCALE}/video_proxy_features.tsv"
+    params:
+        data=config["video"]["data"],
+        proxy=config["video"]["metrics"]["proxy"],
+
+
 rule evaluate_ae:
     input:
         weights=weights("{model}"),
-        features=FD["weights"],
+        features=lambda w: fd_of(w.model)["weights"],
     output:
         spectrum=f"{R}/eval/{{model}}/spectrum.csv",
         recon=f"{R}/eval/{{model}}/reconstruction.csv",
@@ -37,10 +50,10 @@ rule evaluate_ae:
     params:
         run_dir=lambda w: run_dir(w.model),
         meta=lambda w: run_meta(config, w.model),
-        spectrum=config["spectrum"],
-        evaluation=config["eval"],
+        spectrum=lambda w: view(w.model)["spectrum"],
+        evaluation=lambda w: view(w.model)["eval"],
         device=config["device"],
-        fd=FD,
+        fd=lambda w: fd_of(w.model),
     threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
@@ -74,20 +87,44 @@ rule rgb_spectrum:
         "../scripts/rgb_spectrum.py"
 
 
+rule rgb_video_spectrum:
+    input:
+        manifest=f"{R}/data/manifest.json",
+    output:
+        f"{R}/eval/rgb_video/spectrum.csv",
+    log:
+        f"logs/{SCALE}/rgb_video_spectrum.log",
+    params:
+        data=config["video"]["data"],
+        models=config["video"]["models"],
+        spectrum={**config["spectrum"], **config["video"]["spectrum"]},
+    threads: THREADS
+    resources:
+        mem_mb=res("evaluate_ae", "mem_mb"),
+        runtime=res("evaluate_ae", "runtime"),
+        **CLUSTER,
+    script:
+        "../scripts/rgb_video_spectrum.py"
+
+
 rule collect_spectra:
     input:
         spectra=expand(f"{R}/eval/{{model}}/spectrum.csv", model=RUNS),
         rgb=f"{R}/eval/rgb/spectrum.csv",
-        recon=expand(f"{R}/eval/{{model}}/reconstruction.csv", model=RUNS),
+        recon=expand(f"{R}/eval/{{model}}/reconstruction.csv", model=RUNS + VIDEO_RUNS),
+        video_spectra=expand(f"{R}/eval/{{model}}/spectrum.csv", model=VIDEO_RUNS),
+        video_rgb=[f"{R}/eval/rgb_video/spectrum.csv"] if VIDEO else [],
     output:
         spectra=f"{R}/spectra.csv",
         hf=f"{R}/hf_energy.csv",
         recon=f"{R}/reconstruction.csv",
+        video_spectra=[f"{R}/video_spectra.csv"] if VIDEO else [],
     log:
         f"logs/{SCALE}/collect_spectra.log",
     params:
         hf_exclude_dc=config["spectrum"]["hf_exclude_dc"],
-        provenance={"scale": SCALE, "spectrum": config["spectrum"], "eval": config["eval"]},
+        provenance={"scale": SCALE, "spectrum": config["spectrum"], "eval": config["eval"],
+                    "video": {k: config["video"][k] for k in ("enabled", "data", "spectrum", "eval")}},
     localrule: True
     script:
         "../scripts/collect_spectra.py"

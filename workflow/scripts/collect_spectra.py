@@ -2,6 +2,8 @@ from diffusability.smk import logged
 from diffusability.stages import collect_stage
 
 with logged(snakemake):
-    collect_stage(list(snakemake.input.spectra), snakemake.input.rgb, list(snakemake.input.recon),
-                  snakemake.params.hf_exclude_dc, snakemake.output.spectra, snakemake.output.hf,
-                  snakemake.output.recon, dict(snakemake.params.provenance))
+    i, o = snakemake.input, snakemake.output
+    video = bool(o.video_spectra)
+    collect_stage(list(i.spectra), i.rgb, list(i.recon), snakemake.params.hf_exclude_dc, o.spectra, o.hf, o.recon,
+                  dict(snakemake.params.provenance), list(i.video_spectra), i.video_rgb[0] if video else None,
+                  o.video_spectra[0] if video else None)

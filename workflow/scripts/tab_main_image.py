@@ -1,5 +1,5 @@
 from diffusability.smk import logged
-from diffusability.tables import main_image_table
+from diffusability.tables import main_table
 
 with logged(snakemake):
-    main_image_table(snakemake.input[0], snakemake.output.csv, snakemake.output.md, snakemake.output.tex)
+    main_table(snakemake.input[0], "image", snakemake.output.csv, snakemake.output.md, snakemake.output.tex)

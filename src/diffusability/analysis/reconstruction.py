@@ -1,4 +1,5 @@
-"""Reconstruction quality of a trained autoencoder on the validation split: PSNR, SSIM, LPIPS (when present)."""
+"""Reconstruction quality of a trained autoencoder on the validation split: PSNR, SSIM, LPIPS (when present).
+Clips are scored per frame (the means run over every frame of every clip)."""
 from __future__ import annotations
 
 import math
@@ -17,8 +18,8 @@ def evaluate_reconstruction(run_dir: str | Path, num_images: int, batch_size: in
                             fd: dict | None = None) -> dict[str, float]:
     """Mean PSNR/SSIM/LPIPS of decode(posterior mean) vs the image, plus the latent mean/std (for diffusion).
 
-    With `fd` = {"kind": "inception" | "proxy", "weights": path}, also the reconstruction Fréchet distance between
-    reconstructions and originals, named `rfid` (Inception) or `rfid_proxy` (offline proxy features).
+    With `fd` = {"kind": ..., "weights": path}, also the reconstruction Fréchet distance between reconstructions and
+    originals, named by metrics.frechet.metric_name: rfid | rfid_proxy (images), rfvd | rfvd_proxy (clips).
     """
     dev = resolve_device(device)
     ae, cfg = load_trained_autoencoder(run_dir, dev)
@@ -32,6 +33,8 @@ def evaluate_reconstruction(run_dir: str | Path, num_images: int, batch_size: in
         xb = x[i:i + batch_size].to(dev)
         rec = ae.decode(z[i:i + batch_size].to(dev)).sample.clamp(-1, 1)
         recons.append(to_uint8(rec).cpu())
+        if rec.ndim == 5:  # clips: every frame is an image
+            rec, xb = (v.transpose(1, 2).flatten(0, 1) for v in (rec, xb))
         scores["psnr"].append(psnr(rec, xb).cpu())
         scores["ssim"].append(ssim(rec, xb).cpu())
         if lp is not None:

@@ -2,6 +2,8 @@
 
 Each function returns a tidy frame with one row per zigzag frequency index: `freq_index`, `amplitude` (normalised
 as configured), `energy` (mean squared coefficient, unnormalised; the HF share is computed from it) and `block`.
+Video latents (N, C, T, H, W) get the same block DCT per frame (`axis` = space) and, optionally, a DCT along time
+at every latent position (`axis` = time, one row per temporal frequency).
 """
 from __future__ import annotations
 
@@ -20,10 +22,10 @@ from ..train.ae import resolve_device
 
 def load_trained_autoencoder(run_dir: str | Path, device: torch.device):
     """A trained run's final (EMA) autoencoder and its resolved run config."""
-    from diffusers import AutoencoderKL
+    from ..models.autoencoders import load_autoencoder_folder
     run_dir = Path(run_dir)
     cfg = OmegaConf.load(run_dir / "config.yaml")
-    ae = AutoencoderKL.from_pretrained(str(run_dir / "ae"), use_safetensors=True).to(device).eval()
+    ae = load_autoencoder_folder(run_dir / "ae").to(device).eval()
     return ae, cfg
 
 
@@ -47,14 +49,34 @@ def encode_batched(ae, x: torch.Tensor, batch_size: int, sample: bool, seed: int
                       for i in range(0, len(x), batch_size)])
 
 
+def temporal_profile(x: torch.Tensor, normalization: str = "dc_mean") -> pd.DataFrame:
+    """DCT along time of (N, C, T, H, W) at every (n, c, h, w): one row per temporal frequency (`axis` = time)."""
+    from ..dct import dct_matrix
+    t = x.shape[2]
+    coeffs = torch.einsum("kt,ncthw->knchw", dct_matrix(t, torch.float64), x.double()).reshape(t, -1)
+    energy, amp = coeffs.square().mean(1), coeffs.abs().mean(1)
+    if normalization != "none":  # dc_block's per-sample ratio is as unstable here as in space: use the DC mean
+        amp = amp / amp[0].clamp_min(1e-12)
+    return pd.DataFrame({"freq_index": range(t), "amplitude": amp.numpy(), "energy": energy.numpy(), "block": t,
+                         "axis": "time"})
+
+
+def spectra_of(x: torch.Tensor, block: int, normalization: str, time_axis: bool = False) -> pd.DataFrame:
+    """The per-frame (or per-image) zigzag profile, plus the temporal one for video when `time_axis`."""
+    frames = [_profile_frame(x, block, normalization).assign(axis="space")]
+    if time_axis and x.ndim == 5:
+        frames.append(temporal_profile(x, normalization))
+    return pd.concat(frames, ignore_index=True)
+
+
 def latent_spectrum(run_dir: str | Path, block: int, normalization: str, latent: str, num_images: int,
-                    batch_size: int = 32, device: str = "auto") -> pd.DataFrame:
-    """Zigzag profile of a trained AE's latents on the validation images."""
+                    batch_size: int = 32, device: str = "auto", time_axis: bool = False) -> pd.DataFrame:
+    """Zigzag profile of a trained AE's latents on the validation images (or clips: per frame, and along time)."""
     dev = resolve_device(device)
     ae, cfg = load_trained_autoencoder(run_dir, dev)
     torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
     z = encode_batched(ae, validation_images(cfg.data, num_images), batch_size, sample=latent == "sample")
-    return _profile_frame(z, block, normalization)
+    return spectra_of(z, block, normalization, time_axis)
 
 
 def rgb_at_latent_size(x: torch.Tensor, compression: int) -> torch.Tensor:
@@ -79,12 +101,30 @@ def rgb_spectrum(data_cfg, compression: int, block: int, normalization: str, num
         raise ValueError(f"spectrum.rgb_mode must be resize or scaled_block, got {rgb_mode!r}")
     if noise_std > 0:
         x = x + noise_std * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
-    return _profile_frame(x, b, normalization)
+    return _profile_frame(x, b, normalization).assign(axis="space")
+
+
+def rgb_video_at_latent_size(x: torch.Tensor, compression: int, temporal: int) -> torch.Tensor:
+    """Clips (N, 3, T, H, W) at a causal video latent's size: frames resized, then time pooled as the AE groups it
+    (first frame alone, then groups of `temporal`)."""
+    from ..se import temporal_downsample
+    n, c, t, h, w = x.shape
+    frames = rgb_at_latent_size(x.transpose(1, 2).reshape(n * t, c, h, w), compression)
+    return temporal_downsample(frames.view(n, t, c, *frames.shape[-2:]).transpose(1, 2), temporal)
+
+
+def rgb_video_spectrum(data_cfg, compression: int, temporal: int, block: int, normalization: str, num_clips: int,
+                       time_axis: bool) -> pd.DataFrame:
+    """RGB reference of the video latents: validation clips at the latent's size, per frame and along time."""
+    x = rgb_video_at_latent_size(validation_images(data_cfg, num_clips), compression, temporal)
+    return spectra_of(x, block, normalization, time_axis)
 
 
 def hf_share_table(spectra: pd.DataFrame, exclude_dc: bool, keys: list[str]) -> pd.DataFrame:
     """One hf_share per group of `keys`, from the per-frequency `energy` column."""
     rows = []
+    if "axis" in spectra:  # the HF share is a spatial measure (per image / per frame)
+        spectra = spectra[spectra["axis"].fillna("space") == "space"]
     for group, g in spectra.groupby(keys, dropna=False, sort=False):
         energy = torch.tensor(g.sort_values("freq_index")["energy"].to_numpy())
         rows.append({**dict(zip(keys, group)), "hf_share": hf_energy_share(energy, exclude_dc)})

@@ -1,4 +1,4 @@
-"""Image datasets by name (`photos`, `imagefolder`) and the step-indexed sampler that makes training resumable."""
+"""Datasets by name (images: `photos`, `imagefolder`; videos: `clips`, `videofolder`) and the step-indexed sampler that makes training resumable."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +7,9 @@ import torch
 
 from .imagefolder import ImageFolder, list_image_folder
 from .photos import PHOTO_NAMES, PhotoCrops
+from .video import CLIP_NAMES, VideoFolder, build_clips, clip_segments, list_video_folder
+
+VIDEO_DATASETS = ("clips", "videofolder")
 
 __all__ = ["build_dataset", "StepBatchSampler", "validation_batch", "describe_dataset", "PHOTO_NAMES"]
 
@@ -25,7 +28,12 @@ def build_dataset(cfg, split: str, seed: int) -> torch.utils.data.Dataset:
         sub = cfg.train_dir if split == "train" else cfg.val_dir
         return ImageFolder(Path(cfg.root) / sub, int(cfg.resolution), seed, shuffle=split == "train",
                            flip=split == "train" and bool(cfg.hflip))
-    raise ValueError(f"unknown dataset data.name={cfg.name!r}; use photos or imagefolder")
+    if cfg.name == "clips":
+        return build_clips(cfg, split, seed)
+    if cfg.name == "videofolder":
+        sub = cfg.train_dir if split == "train" else cfg.val_dir
+        return VideoFolder(cfg, Path(cfg.root) / sub, seed, train=split == "train")
+    raise ValueError(f"unknown dataset data.name={cfg.name!r}; use photos, imagefolder, clips or videofolder")
 
 
 def describe_dataset(cfg) -> dict:
@@ -45,7 +53,23 @@ def describe_dataset(cfg) -> dict:
             files, classes = list_image_folder(Path(cfg.root) / sub)
             out[split] = {"files": len(files), "classes": len(classes)}
         return out
-    raise ValueError(f"unknown dataset data.name={cfg.name!r}; use photos or imagefolder")
+    if cfg.name == "clips":
+        unknown = sorted(set(cfg.clips) - set(CLIP_NAMES))
+        if unknown:
+            raise ValueError(f"data.clips names unknown clips {unknown}; known clips: {', '.join(CLIP_NAMES)}")
+        out = {"name": "clips", "clips": list(cfg.clips)}
+        for split in ("train", "val"):
+            segs, _ = clip_segments(list(cfg.clips), split, float(cfg.train_fraction), float(cfg.cut_threshold))
+            out[split] = [{"file": Path(s.path).name, "frames": [s.begin, s.end]} for s in segs]
+        build_clips(cfg, "val", 0)  # fails here, naming the setting, when no shot is long enough
+        return out
+    if cfg.name == "videofolder":
+        out = {"name": "videofolder", "root": str(cfg.root)}
+        for split, sub in (("train", cfg.train_dir), ("val", cfg.val_dir)):
+            files, classes = list_video_folder(Path(cfg.root) / sub)
+            out[split] = {"files": len(files), "classes": len(classes)}
+        return out
+    raise ValueError(f"unknown dataset data.name={cfg.name!r}; use photos, imagefolder, clips or videofolder")
 
 
 class StepBatchSampler(torch.utils.data.Sampler):

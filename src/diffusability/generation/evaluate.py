@@ -1,4 +1,5 @@
-"""Sample a trained DiT at each kept snapshot, decode with its AE and score the samples (paper Fig. 1, Table 1).
+"""Sample a trained DiT at each kept snapshot, decode with its AE and score the samples (paper Fig. 1, Table 1;
+for video the same with FVD).
 
 The score is the Fréchet distance to a reference split in the configured feature space: FID with real Inception
 weights, else `fd_proxy` with the offline proxy network. The reference statistics are computed once per dataset
@@ -18,13 +19,13 @@ from safetensors.torch import load_file, save_file
 from ..analysis.spectra import load_trained_autoencoder
 from ..data import build_dataset
 from ..diffusion.flow import sample_flow
-from ..metrics.frechet import feature_statistics, frechet_from_statistics, metric_name
+from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name
 from ..models.dit import dit_forward, null_class
 from ..train.ae import resolve_device
 from ..train.dit import build_dit_for_cache, snapshot_path
 from .latents import load_latents, normalisation
 
-__all__ = ["ReferenceStatistics", "evaluate_dit"]
+__all__ = ["ReferenceStatistics", "evaluate_dit", "generate_images", "save_samples"]
 
 
 class ReferenceStatistics:
@@ -44,12 +45,12 @@ class ReferenceStatistics:
             n = self.num_images
         return torch.stack([ds[i][0] for i in range(n)])
 
-    def get(self) -> dict:
+    def get(self, space: FeatureSpace | None = None) -> dict:
         if self.path.exists():
             t = load_file(str(self.path))
             return {"mu": t["mu"].numpy(), "sigma": t["sigma"].numpy()}
-        stats = feature_statistics(self.reference_images(), self.fd["kind"], self.fd["weights"],
-                                   cuda=torch.cuda.is_available())
+        space = space or FeatureSpace(self.fd["kind"], self.fd["weights"], cuda=torch.cuda.is_available())
+        stats = space.statistics(self.reference_images())
         self.computations += 1
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
@@ -61,11 +62,11 @@ class ReferenceStatistics:
 
 @torch.no_grad()
 def generate_images(dit, ae, mean, std, num: int, num_classes: int, conditional: bool, steps: int, sampler: str,
-                    guidance: float, batch_size: int, seed: int, device) -> torch.Tensor:
-    """`num` decoded samples in [-1, 1]; noise and labels depend only on `seed` (the same for every snapshot)."""
+                    guidance: float, batch_size: int, seed: int, device, shape: tuple[int, ...]) -> torch.Tensor:
+    """`num` decoded samples (images or clips) in [-1, 1] from latents of `shape`; noise and labels depend only on
+    `seed` (the same for every snapshot)."""
     gen = torch.Generator().manual_seed(seed)
-    c, h, w = dit.config.in_channels, dit.config.sample_size, dit.config.sample_size
-    noise = torch.randn((num, c, h, w), generator=gen)
+    noise = torch.randn((num, *shape), generator=gen)
     labels = torch.randint(num_classes if conditional else 1, (num,), generator=gen)
     null = null_class(num_classes if conditional else 1)
     out = []
@@ -76,26 +77,47 @@ def generate_images(dit, ae, mean, std, num: int, num_classes: int, conditional:
     return torch.cat(out)
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8) -> None:
-    """A PNG grid of the first nrow^2 images (written atomically)."""
-    from PIL import Image
-    x = images[: nrow * nrow]
+def _to_uint8_hwc(g: torch.Tensor):
+    return ((g.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+
+def _tile(x: torch.Tensor, nrow: int) -> torch.Tensor:
+    """(N, 3, H, W) -> one (rows*H, nrow*W, 3) grid, padded with black."""
     rows = -(-len(x) // nrow)
     pad = torch.zeros(rows * nrow - len(x), *x.shape[1:])
     g = torch.cat([x, pad]).view(rows, nrow, *x.shape[1:]).permute(0, 3, 1, 4, 2)
-    g = g.reshape(rows * x.shape[2], nrow * x.shape[3], 3)
-    arr = ((g.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    Image.fromarray(arr).save(tmp)
-    os.replace(tmp, path)
+    return g.reshape(rows * x.shape[2], nrow * x.shape[3], 3)
+
+
+def save_samples(samples: torch.Tensor, png_path: str | Path, gif_path: str | Path, nrow: int = 8) -> None:
+    """Sample figures, written atomically. Images: a PNG grid of the first nrow^2 (the GIF holds the same grid).
+    Clips (N, 3, T, H, W): a PNG strip (one clip per row, its frames left to right) and an animated GIF grid."""
+    from PIL import Image
+    frames = []
+    if samples.ndim == 5:
+        clips = samples[:nrow]
+        grid = _tile(clips.transpose(1, 2).reshape(-1, *clips.shape[1:2], *clips.shape[3:]), clips.shape[2])
+        frames = [Image.fromarray(_to_uint8_hwc(_tile(samples[: nrow * nrow, :, t], nrow)))
+                  for t in range(samples.shape[2])]
+    else:
+        grid = _tile(samples[: nrow * nrow], nrow)
+    png = Image.fromarray(_to_uint8_hwc(grid))
+    frames = frames or [png]
+    for path, write in ((png_path, lambda p: png.save(p, format="PNG")),
+                        (gif_path, lambda p: frames[0].save(p, format="GIF", save_all=True,
+                                                            append_images=frames[1:], duration=120, loop=0))):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        write(tmp)
+        os.replace(tmp, path)
 
 
 def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceStatistics, num_samples: int,
                  steps: int, sampler: str, guidance: float, batch_size: int, device: str = "auto",
-                 grid_path: str | Path | None = None) -> pd.DataFrame:
-    """One row per kept snapshot: step, metric (fid | fd_proxy), value."""
+                 grid_path: str | Path | None = None, gif_path: str | Path | None = None) -> pd.DataFrame:
+    """One row per kept snapshot: step, metric (fid | fd_proxy | fvd | fvd_proxy), value. The feature network is
+    built once for all snapshots."""
     dev = resolve_device(device)
     dit_dir = Path(dit_dir)
     cfg = OmegaConf.load(dit_dir / "config.yaml")
@@ -105,16 +127,16 @@ def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceSt
     conditional = bool(cfg.model.conditional)
     dit = build_dit_for_cache(cfg.model, cache, num_classes if conditional else 1).to(dev).eval()
     ae, _ = load_trained_autoencoder(ae_dir, dev)
-    ref = reference.get()
+    space = FeatureSpace(reference.fd["kind"], reference.fd["weights"], cuda=dev.type == "cuda")
+    ref = reference.get(space)
     steps_kept = sorted({int(s) for s in cfg.snapshots if int(s) <= int(cfg.optim.steps)} | {int(cfg.optim.steps)})
     rows = []
     for step in steps_kept:
         dit.load_state_dict(load_file(str(snapshot_path(dit_dir, step)), device=str(dev)))
         images = generate_images(dit, ae, mean, std, num_samples, num_classes, conditional, steps, sampler,
-                                 guidance, batch_size, int(cfg.seed), dev)
-        stats = feature_statistics(images, reference.fd["kind"], reference.fd["weights"], cuda=dev.type == "cuda")
+                                 guidance, batch_size, int(cfg.seed), dev, tuple(cache["latents"].shape[1:]))
         rows.append({"step": step, "metric": metric_name(reference.fd["kind"], "fid"),
-                     "value": frechet_from_statistics(stats, ref)})
+                     "value": frechet_from_statistics(space.statistics(images), ref)})
         if grid_path is not None and step == steps_kept[-1]:
-            save_grid(images, grid_path)
+            save_samples(images, grid_path, gif_path or Path(grid_path).with_suffix(".gif"))
     return pd.DataFrame(rows)

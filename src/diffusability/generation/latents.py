@@ -1,7 +1,7 @@
-"""Encode a training split once per autoencoder, so DiT training never runs the encoder in its loop.
+"""Encode a training split (images or clips) once per autoencoder, so DiT training never runs the encoder in its loop.
 
 The cache holds posterior samples (what diffusion models), their labels, and the normalisation statistics of the
-authors' code: mean/std per latent position (C, H, W), estimated from the first `norm_samples` latents. Per-channel
+authors' code: mean/std per latent position (C, H, W) or (C, T, H, W), estimated from the first `norm_samples` latents. Per-channel
 statistics are stored beside them for the `channel` option.
 """
 from __future__ import annotations
@@ -51,11 +51,13 @@ def encode_training_latents(run_dir: str | Path, out_path: str | Path, num_laten
         ys.extend(int(b) for _, b in items)
     z = torch.cat(zs)
     ref = z[:norm_samples]
+    per_channel = (0, *range(2, z.ndim))
+    keep = (-1, *[1] * (z.ndim - 2))
     tensors = {
         "latents": z.contiguous(), "labels": torch.tensor(ys, dtype=torch.int64),
         "mean_position": ref.mean(0), "std_position": ref.std(0),
-        "mean_channel": ref.mean((0, 2, 3)).view(-1, 1, 1).contiguous(),
-        "std_channel": ref.std((0, 2, 3)).view(-1, 1, 1).contiguous(),
+        "mean_channel": ref.mean(per_channel).view(keep).contiguous(),
+        "std_channel": ref.std(per_channel).view(keep).contiguous(),
     }
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,5 +85,6 @@ def normalisation(cache: dict[str, torch.Tensor], mode: str) -> tuple[torch.Tens
         return cache["mean_channel"], cache["std_channel"].clamp_min(1e-6)
     if mode == "global":
         z = cache["latents"]
-        return z.mean().view(1, 1, 1), z.std().view(1, 1, 1)
+        keep = [1] * (z.ndim - 1)
+        return z.mean().view(keep), z.std().view(keep)
     raise ValueError(f"unknown dit.latent_norm {mode!r}; use position, channel or global")

@@ -1,10 +1,12 @@
-"""Fréchet distances between image sets through torch-fidelity's registry.
+"""Fréchet distances between image (or clip) sets through torch-fidelity's registry.
 
-Two feature spaces:
+Feature spaces:
   - `inception`: torch-fidelity's FID Inception-v3, from a weights file the user provides (never downloaded).
     The file is read with `torch.load(weights_only=True)` and re-saved as a plain state dict before torch-fidelity
     (which unpickles) ever sees it, so a user's file is never unpickled.
   - `proxy`: our ProxyFeatureNet, trained in the DAG (see proxy_features); its distances are labelled *_proxy.
+  - `i3d`: Inception-I3D from a user's state dict (FVD; see i3d), read with weights_only=True.
+  - `video_proxy`: the video ProxyFeatureNet trained in the DAG; distances labelled fvd_proxy / rfvd_proxy.
 """
 from __future__ import annotations
 
@@ -12,13 +14,13 @@ import tempfile
 from pathlib import Path
 
 import torch
-import torch_fidelity
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from .proxy_features import load_proxy_net
 
 PROXY_NAME = "diffusability-proxy"
+I3D_NAME = "diffusability-i3d"
 
 
 class ProxyExtractor(FeatureExtractorBase):
@@ -80,47 +82,93 @@ def safe_inception_weights(path: str | Path, workdir: str | Path) -> Path:
     return out
 
 
-def frechet_distance(images1: torch.Tensor, images2: torch.Tensor, kind: str, weights: str | Path,
-                     cuda: bool = False) -> float:
-    """Fréchet distance between two sets of images in [-1, 1] in the chosen feature space."""
-    with tempfile.TemporaryDirectory() as tmp:
-        if kind == "inception":
-            extractor, layer, weights = "inception-v3-compat", "2048", safe_inception_weights(weights, tmp)
-        elif kind == "proxy":
-            extractor, layer = PROXY_NAME, "proxy"
-        else:
-            raise ValueError(f"unknown feature space {kind!r}; use inception or proxy")
-        out = torch_fidelity.calculate_metrics(
-            input1=_UInt8Images(to_uint8(images1)), input2=_UInt8Images(to_uint8(images2)), fid=True,
-            feature_extractor=extractor, feature_layer_fid=layer, feature_extractor_weights_path=str(weights),
-            cuda=cuda, cache=False, verbose=False, batch_size=64, save_cpu_ram=True)
-    return float(out["frechet_inception_distance"])
+class I3DExtractor(FeatureExtractorBase):
+    """torch-fidelity wrapper of Inception-I3D (FVD): uint8 clips (N, 3, T, H, W) in, Kinetics logits out."""
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        from .i3d import load_i3d
+        if feature_extractor_weights_path is None:
+            raise ValueError("FVD needs metrics.i3d_weights: a local Inception-I3D state dict")
+        self.net = load_i3d(feature_extractor_weights_path)
+
+    @staticmethod
+    def get_provided_features_list():
+        return ("logits", "pool")
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return "logits"
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return torch.zeros(1, 3, 9, 32, 32, dtype=torch.uint8)
+
+    def forward(self, x):
+        from .i3d import i3d_features
+        x = x.float() / 127.5 - 1.0
+        return tuple(i3d_features(self.net, x, layer).double() for layer in self.features_list)
+
+
+if I3D_NAME not in FEATURE_EXTRACTORS_REGISTRY:
+    register_feature_extractor(I3D_NAME, I3DExtractor)
+
+# kind -> (torch-fidelity extractor, feature layer, metric names for generation / reconstruction)
+FEATURE_SPACES = {
+    "inception": ("inception-v3-compat", "2048", "fid", "rfid"),
+    "proxy": (PROXY_NAME, "proxy", "fd_proxy", "rfid_proxy"),
+    "i3d": (I3D_NAME, "logits", "fvd", "rfvd"),
+    "video_proxy": (PROXY_NAME, "proxy", "fvd_proxy", "rfvd_proxy"),
+}
 
 
 def metric_name(kind: str, base: str) -> str:
-    """`fid`/`rfid` with real Inception features; `fd_proxy`/`rfid_proxy` with the offline proxy."""
-    return base if kind == "inception" else ("fd_proxy" if base == "fid" else f"{base}_proxy")
+    """The name a distance is reported under: `fid`/`rfid` (Inception), `fvd`/`rfvd` (I3D), and the offline
+    proxies `fd_proxy`/`rfid_proxy` (images) and `fvd_proxy`/`rfvd_proxy` (video); base is `fid` or `rfid`."""
+    if kind not in FEATURE_SPACES:
+        raise ValueError(f"unknown feature space {kind!r}; use one of {', '.join(FEATURE_SPACES)}")
+    return FEATURE_SPACES[kind][2 if base == "fid" else 3]
 
 
-def _extractor_spec(kind: str, weights: str | Path, workdir: str | Path) -> tuple[str, str, Path]:
-    if kind == "inception":
-        return "inception-v3-compat", "2048", safe_inception_weights(weights, workdir)
-    if kind == "proxy":
-        return PROXY_NAME, "proxy", Path(weights)
-    raise ValueError(f"unknown feature space {kind!r}; use inception or proxy")
+class FeatureSpace:
+    """One feature extractor, built once (per evaluation job) and used for every set of images or clips."""
+
+    def __init__(self, kind: str, weights: str | Path, cuda: bool = False):
+        from torch_fidelity.utils import create_feature_extractor
+        if kind not in FEATURE_SPACES:
+            raise ValueError(f"unknown feature space {kind!r}; use one of {', '.join(FEATURE_SPACES)}")
+        self.kind, self.cuda = kind, cuda
+        name, self.layer = FEATURE_SPACES[kind][:2]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = safe_inception_weights(weights, tmp) if kind == "inception" else Path(weights)
+            self.extractor = create_feature_extractor(name, [self.layer], cuda=cuda,
+                                                      feature_extractor_weights_path=str(path), verbose=False)
+
+    def statistics(self, images: torch.Tensor) -> dict:
+        """Mean and covariance of the features of images (or clips) in [-1, 1]."""
+        from torch_fidelity.metric_fid import fid_features_to_statistics
+        from torch_fidelity.utils import get_featuresdict_from_dataset
+        feats = get_featuresdict_from_dataset(_UInt8Images(to_uint8(images)), self.extractor, batch_size=64,
+                                              cuda=self.cuda, save_cpu_ram=True, verbose=False)
+        return fid_features_to_statistics(feats[self.layer])
+
+    def distance(self, images1: torch.Tensor, images2: torch.Tensor) -> float:
+        return frechet_from_statistics(self.statistics(images1), self.statistics(images2))
 
 
 def feature_statistics(images: torch.Tensor, kind: str, weights: str | Path, cuda: bool = False) -> dict:
-    """Mean and covariance of the features of images in [-1, 1], through torch-fidelity's extractor registry."""
-    from torch_fidelity.metric_fid import fid_features_to_statistics
-    from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
-    with tempfile.TemporaryDirectory() as tmp:
-        name, layer, path = _extractor_spec(kind, weights, tmp)
-        extractor = create_feature_extractor(name, [layer], cuda=cuda, feature_extractor_weights_path=str(path),
-                                             verbose=False)
-        feats = get_featuresdict_from_dataset(_UInt8Images(to_uint8(images)), extractor, batch_size=64, cuda=cuda,
-                                              save_cpu_ram=True, verbose=False)
-    return fid_features_to_statistics(feats[layer])
+    """Mean and covariance of the features of images in [-1, 1] (builds the extractor: use FeatureSpace to reuse)."""
+    return FeatureSpace(kind, weights, cuda).statistics(images)
+
+
+def frechet_distance(images1: torch.Tensor, images2: torch.Tensor, kind: str, weights: str | Path,
+                     cuda: bool = False) -> float:
+    """Fréchet distance between two sets of images (or clips) in [-1, 1] in the chosen feature space."""
+    return FeatureSpace(kind, weights, cuda).distance(images1, images2)
 
 
 def frechet_from_statistics(stats1: dict, stats2: dict) -> float:

@@ -8,6 +8,7 @@ never downloads unless `allow_download` is set.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,9 +65,31 @@ def build_autoencoder(preset: str, latent_channels: int, compression: int) -> Au
     )
 
 
+AE_CLASSES = {"AutoencoderKL": AutoencoderKL}  # the video classes are added from video_autoencoders
+
+
+def autoencoder_class(folder: str | Path):
+    """The diffusers class a saved AE folder holds (AutoencoderKL, AutoencoderKLCogVideoX, AutoencoderKLLTXVideo)."""
+    from .video_autoencoders import VIDEO_AE_CLASSES
+    classes = {**AE_CLASSES, **{c.__name__: c for c in VIDEO_AE_CLASSES.values()}}
+    cfg_file = Path(folder) / "config.json"
+    if not cfg_file.exists():
+        raise FileNotFoundError(f"{folder} is not a diffusers autoencoder folder (no config.json)")
+    name = json.loads(cfg_file.read_text()).get("_class_name", "AutoencoderKL")
+    if name not in classes:
+        raise ValueError(f"{cfg_file} holds a {name}; supported autoencoders: {', '.join(classes)}")
+    return classes[name]
+
+
+def load_autoencoder_folder(folder: str | Path):
+    """A saved AE (any supported class) from a local diffusers folder; safetensors only."""
+    return autoencoder_class(folder).from_pretrained(str(folder), use_safetensors=True)
+
+
 def load_pretrained_autoencoder(source: str, subfolder: str | None = None,
-                                allow_download: bool = False) -> AutoencoderKL:
-    """Load an AutoencoderKL from a local diffusers folder or a hub id (cache only unless allow_download).
+                                allow_download: bool = False, cls=AutoencoderKL):
+    """Load an autoencoder of class `cls` from a local diffusers folder or a hub id (cache only unless
+    allow_download).
 
     A FLUX.1 checkpoint keeps its AE in the `vae` sub-folder; when `subfolder` is None we look for one.
     """
@@ -80,15 +103,26 @@ def load_pretrained_autoencoder(source: str, subfolder: str | None = None,
     elif "/" not in source or source.startswith((".", "/", "~")):
         raise FileNotFoundError(f"model.pretrained {source} is neither an existing folder nor a hub id")
     try:
-        return AutoencoderKL.from_pretrained(str(path) if path.exists() else source, subfolder=subfolder,
-                                             local_files_only=not allow_download, use_safetensors=True)
+        return cls.from_pretrained(str(path) if path.exists() else source, subfolder=subfolder,
+                                   local_files_only=not allow_download, use_safetensors=True)
     except OSError as err:
         raise FileNotFoundError(f"model.pretrained {source} could not be loaded ({err}); without "
                                 "model.allow_download the hub id must already be in the local cache") from err
 
 
-def autoencoder_from_config(mcfg) -> AutoencoderKL:
-    """The autoencoder a run's `model` config describes: pretrained when `pretrained` is set, else fresh."""
+def autoencoder_from_config(mcfg):
+    """The autoencoder a run's `model` config describes: pretrained when `pretrained` is set, else fresh.
+    Video presets (video_autoencoders) give CogVideoX / LTX video AEs."""
+    from .video_autoencoders import (VIDEO_AE_CLASSES, VIDEO_AE_PRESETS, build_video_autoencoder,
+                                     video_compression_ok)
+    if mcfg.preset in VIDEO_AE_PRESETS:
+        if not mcfg.get("pretrained"):
+            return build_video_autoencoder(mcfg.preset, int(mcfg.latent_channels), int(mcfg.compression))
+        cls = VIDEO_AE_CLASSES[VIDEO_AE_PRESETS[mcfg.preset].family]
+        ae = load_pretrained_autoencoder(mcfg.pretrained, mcfg.get("subfolder"), bool(mcfg.get("allow_download")),
+                                         cls)
+        video_compression_ok(ae, int(mcfg.latent_channels), int(mcfg.compression))
+        return ae
     if mcfg.get("pretrained"):
         ae = load_pretrained_autoencoder(mcfg.pretrained, mcfg.get("subfolder"), bool(mcfg.get("allow_download")))
         got = (ae.config.latent_channels, 2 ** (len(ae.config.block_out_channels) - 1))

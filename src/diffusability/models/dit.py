@@ -76,4 +76,5 @@ def null_class(num_classes: int) -> int:
 
 def dit_forward(model: DiTTransformer2DModel, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Velocity prediction at flow time t in [0, 1] (scaled to DiT's 0..1000 timestep embedding range)."""
-    return model(x, timestep=t * 1000.0, class_labels=labels).sample
+    out = model(x, timestep=t * 1000.0, class_labels=labels)
+    return out if torch.is_tensor(out) else out.sample  # VideoDiT returns the tensor itself

@@ -1,4 +1,5 @@
-"""Fig. 1 (left): generation quality of DiT against training step on vanilla, FT and SE latents of each AE."""
+"""Fig. 1: generation quality of DiT against training step on vanilla, FT and SE latents of each AE: image panels
+(left: FID), then video panels (right: FVD)."""
 from __future__ import annotations
 
 import matplotlib
@@ -11,23 +12,26 @@ import seaborn as sns  # noqa: E402
 from .spectra import save_figure  # noqa: E402
 
 VARIANT_LABELS = {"vanilla": "vanilla", "ft": "FT (no SE)", "se": "SE"}
-METRIC_LABELS = {"fid": "FID", "fd_proxy": "Fréchet distance (offline proxy features, not FID)"}
+METRIC_LABELS = {"fid": "FID", "fd_proxy": "Fréchet distance (offline proxy features, not FID)",
+                 "fvd": "FVD", "fvd_proxy": "Fréchet video distance (offline proxy, not FVD)"}
 
 
 def fig1_convergence(generation_csv: str, outputs: list[str]) -> None:
-    """One panel per (AE base, DiT preset): score vs DiT step, a line per AE variant; bands over DiT seeds."""
+    """One panel per (modality, AE base, DiT preset): score vs DiT step, a line per AE variant; bands over seeds."""
     df = pd.read_csv(generation_csv)
     df["AE"] = df.variant.map(VARIANT_LABELS)
-    panels = list(df.groupby(["base", "dit"], sort=True).groups)
+    df["modality"] = df["modality"].fillna("image") if "modality" in df else "image"
+    df["_m"] = df["modality"].map({"image": 0, "video": 1})
+    panels = [(m, b, d) for _, m, b, d in sorted(df.groupby(["_m", "modality", "base", "dit"]).groups)]
     sns.set_theme(style="whitegrid", context="paper")
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
     order = [v for v in VARIANT_LABELS.values() if v in set(df.AE)]
     palette = dict(zip(VARIANT_LABELS.values(), sns.color_palette("deep", 3)))
-    for ax, (base, dit) in zip(axes[0], panels):
-        sub = df[(df.base == base) & (df.dit == dit)]
+    for ax, (modality, base, dit) in zip(axes[0], panels):
+        sub = df[(df.modality == modality) & (df.base == base) & (df.dit == dit)]
         sns.lineplot(data=sub, x="step", y="value", hue="AE", hue_order=order, palette=palette, marker="o",
                      errorbar="sd", ax=ax)
-        ax.set_title(f"DiT-{dit} on {base}", fontsize=8)
+        ax.set_title(f"{'video ' if modality == 'video' else ''}DiT-{dit} on {base}", fontsize=8)
         ax.set_xlabel("DiT training step")
         ax.set_ylabel(METRIC_LABELS.get(sub.metric.iloc[0], sub.metric.iloc[0]), fontsize=7)
     save_figure(fig, outputs)

@@ -76,3 +76,31 @@ def fig_rgb_noise(noise_csv: str, outputs: list[str], log_amplitude: bool = True
     """Companion of Fig. 3: RGB spectra with added Gaussian noise of several strengths (noise adds HF)."""
     df = pd.read_csv(noise_csv)
     spectrum_plot(df, "noise_std", "noise std", "RGB spectra with additive Gaussian noise", outputs, log_amplitude)
+
+
+def fig_video_spectra(video_spectra_csv: str, outputs: list[str], log_amplitude: bool = True) -> None:
+    """Video latent spectra (paper Sec. 5): per frame (zigzag index) and along time, vanilla / FT / SE of each video
+    AE beside its RGB clips at the latent's size; one row of panels per video AE preset."""
+    df = pd.read_csv(video_spectra_csv)
+    df["axis"] = df["axis"].fillna("space")
+    labels = {"vanilla": "vanilla", "ft": "FT (no SE)", "se": "SE", "rgb": "RGB"}
+    df["AE"] = df.variant.map(labels)
+    presets = sorted(df.preset.unique())
+    axes_names = [a for a in ("space", "time") if a in set(df["axis"])]
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(len(presets), len(axes_names), figsize=(4.8 * len(axes_names), 3.3 * len(presets)),
+                             squeeze=False, layout="constrained")
+    palette = {"vanilla": "C0", "FT (no SE)": "C1", "SE": "C2", "RGB": "black"}
+    for row, preset in zip(axes, presets):
+        for ax, axis in zip(row, axes_names):
+            sub = df[(df.preset == preset) & (df["axis"] == axis)]
+            sns.lineplot(data=sub, x="freq_index", y="amplitude", hue="AE", palette=palette, errorbar="sd", ax=ax,
+                         hue_order=[v for v in labels.values() if v in set(sub.AE)], style="AE",
+                         dashes={k: (2, 2) if k == "RGB" else "" for k in labels.values()}, marker="o")
+            if log_amplitude:
+                ax.set_yscale("log")
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+            ax.set_xlabel("zigzag frequency index (per frame)" if axis == "space" else "temporal frequency index")
+            ax.set_ylabel("normalized amplitude")
+            ax.set_title(f"{preset}: latent spectrum {'per frame' if axis == 'space' else 'along time'}", fontsize=8)
+    save_figure(fig, outputs)

@@ -118,10 +118,8 @@ def find_resume_checkpoint(ckpt_dir: Path, fingerprint: str) -> Path | None:
 
 def load_init_autoencoder(init_from: str | Path, model_cfg):
     """The AE a fine-tune starts from (a diffusers folder), checked against the run's model settings."""
-    from diffusers import AutoencoderKL
-    if not (Path(init_from) / "config.json").exists():
-        raise FileNotFoundError(f"init_from {init_from} is not a diffusers autoencoder folder (no config.json)")
-    ae = AutoencoderKL.from_pretrained(str(init_from), use_safetensors=True)
+    from ..models.autoencoders import load_autoencoder_folder
+    ae = load_autoencoder_folder(init_from)
     if ae.config.latent_channels != int(model_cfg.latent_channels):
         raise ValueError(f"init_from {init_from} has {ae.config.latent_channels} latent channels, but "
                          f"model.latent_channels is {model_cfg.latent_channels}")
@@ -161,7 +159,8 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
     if se_cfg is not None and float(se_cfg.weight) > 0:
         regularisers = [*(regularisers or ()), ScaleEquivariance(
             float(se_cfg.weight), list(se_cfg.factors), se_cfg.mode, int(cfg.model.compression),
-            int(se_cfg.latent_block), bool(se_cfg.lpips), int(cfg.seed))]
+            int(se_cfg.latent_block), bool(se_cfg.lpips), int(cfg.seed), list(se_cfg.get("temporal_factors") or []),
+            bool(se_cfg.get("keep_first_frame", True)))]
     oc = cfg.optim
     opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=float(oc.lr),
                             betas=tuple(oc.betas), weight_decay=float(oc.weight_decay))

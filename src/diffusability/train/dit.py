@@ -33,10 +33,16 @@ def snapshot_path(out_dir: str | Path, step: int) -> Path:
 
 
 def build_dit_for_cache(model_cfg, cache: dict[str, torch.Tensor], num_classes: int):
-    c, h, w = cache["latents"].shape[1:]
-    if h != w:
-        raise ValueError(f"DiT needs square latents, the cache has {h}x{w}")
-    return build_dit(model_cfg.preset, int(c), int(h), num_classes if model_cfg.conditional else 1)
+    """An image DiT for (C, H, W) latents, or a video DiT (temporal patchify) for (C, T, H, W) latents."""
+    shape = cache["latents"].shape[1:]
+    if shape[-1] != shape[-2]:
+        raise ValueError(f"DiT needs square latents, the cache has {shape[-2]}x{shape[-1]}")
+    classes = num_classes if model_cfg.conditional else 1
+    if len(shape) == 4:
+        from ..models.video_dit import VideoDiT
+        return VideoDiT(model_cfg.preset, int(shape[0]), int(shape[1]), int(shape[2]), classes,
+                        int(model_cfg.get("patch_t", 1)))
+    return build_dit(model_cfg.preset, int(shape[0]), int(shape[1]), classes)
 
 
 def _save_snapshot(path: Path, ema: EMA) -> None:
