@@ -1,4 +1,5 @@
-"""A real Snakemake run of the smoke DAG in a temporary copy: every target, its columns, bitwise reruns."""
+"""A real Snakemake run of the smoke DAG in a temporary copy (images and video): every target, its columns,
+selective and bitwise reruns."""
 import shutil
 
 import pandas as pd
@@ -7,27 +8,33 @@ from omegaconf import OmegaConf
 
 from conftest import copy_workflow, snakemake
 
-RUN = ["model", "preset", "channels", "kl_weight", "seed", "variant", "se_weight", "se_factors", "se_mode"]
-SUMMARY = ["preset", "channels", "kl_weight", "variant", "se_weight", "se_factors", "se_mode", "psnr", "ssim",
+RUN = ["model", "modality", "preset", "channels", "kl_weight", "seed", "variant", "se_weight", "se_factors",
+       "se_mode"]
+SPECTRUM = ["freq_index", "amplitude", "energy", "block", "axis"]
+SUMMARY = ["modality", "preset", "channels", "kl_weight", "variant", "se_weight", "se_factors", "se_mode", "psnr", "ssim",
            "rfid_proxy", "hf_share", "latent_mean", "latent_std", "seeds"]
+MAIN = ["base", "ae", "channels", "kl_weight", "dit", "variant", "se_weight", "metric", "value", "value_sd", "seeds",
+        "step", "rel_change_vs_vanilla"]
 COLUMNS = {
-    "spectra.csv": RUN + ["freq_index", "amplitude", "energy", "block"],
+    "spectra.csv": RUN + SPECTRUM,
+    "video_spectra.csv": RUN + SPECTRUM,
     "hf_energy.csv": RUN + ["hf_share"],
     "reconstruction.csv": RUN + ["psnr", "ssim", "lpips", "num_images", "latent_mean", "latent_std", "rfid_proxy",
-                                 "hf_share"],
-    "rgb_noise_spectra.csv": RUN + ["noise_std", "freq_index", "amplitude", "energy", "block"],
+                                 "rfvd_proxy", "hf_share"],
+    "rgb_noise_spectra.csv": RUN + ["noise_std"] + SPECTRUM,
     "erasure.csv": ["method", "erase_fraction", "psnr", "ssim", "psnr_vs_clean", "psnr_drop", "base", "seed"],
-    "generation.csv": ["ae", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed", "step",
-                       "metric", "value"],
-    "main_image.csv": ["base", "channels", "kl_weight", "dit", "variant", "se_weight", "metric", "value", "value_sd",
-                       "seeds", "step", "rel_change_vs_vanilla"],
+    "generation.csv": ["ae", "modality", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run",
+                       "seed", "step", "metric", "value"],
+    "main_image.csv": MAIN,
+    "main_video.csv": MAIN + ["psnr", "ssim", "rfvd_proxy", "hf_share"],
     **{f"ablation_{k}.csv": SUMMARY for k in ("se_weight", "factors", "mode", "se_kl")},
 }
 FIGURES = ["fig2_latent_spectra_channels", "fig3_latent_spectra_kl", "fig_rgb_noise", "fig4_se_spectra",
-           "fig5_hf_erasure", "fig1_convergence"]
-TABLES = ["tab_hf_energy", "tab_reconstruction", "tab_main_image"] + [f"tab_ablation_{k}" for k in ("se_weight", "factors", "mode",
-                                                                                 "se_kl")]
+           "fig5_hf_erasure", "fig1_convergence", "fig_video_spectra"]
+TABLES = ["tab_hf_energy", "tab_reconstruction", "tab_main_image", "tab_main_video"] + [
+    f"tab_ablation_{k}" for k in ("se_weight", "factors", "mode", "se_kl")]
 BASE = "tiny-c4-kl0-s0"
+VBASE = "cogvideox-tiny-c4-kl1e-06-s0"
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +52,10 @@ def test_every_table_exists_with_its_columns(smoke):
         assert list(df.columns) == cols, name
         assert len(df) > 0
     hf = pd.read_csv(smoke / "results" / "smoke" / "hf_energy.csv")
-    assert set(hf[hf.variant == "vanilla"]["model"]) == vanilla and (hf.model == "rgb").sum() == 1
-    assert set(hf.variant) == {"rgb", "vanilla", "ft", "se"}
+    image, video = hf[hf.modality == "image"], hf[hf.modality == "video"]
+    assert set(image[image.variant == "vanilla"]["model"]) == vanilla and (image.model == "rgb").sum() == 1
+    assert set(image.variant) == set(video.variant) == {"rgb", "vanilla", "ft", "se"}
+    assert set(video.model) == {"rgb@cogvideox-tiny", VBASE, f"{VBASE}__se0-f2-bilinear", f"{VBASE}__se1-f2-bilinear"}
     assert hf["hf_share"].between(0, 1).all()
     assert (smoke / "results" / "smoke" / "spectra.provenance.json").exists()
     for table in TABLES:
@@ -56,10 +65,23 @@ def test_every_table_exists_with_its_columns(smoke):
     assert set(erasure.method) == {"rgb", "vanilla", "ft", "se"}
     assert set(erasure.erase_fraction) == {0.0, 0.5, 0.9}
     gen = pd.read_csv(smoke / "results" / "smoke" / "generation.csv")
-    assert set(gen.variant) == {"vanilla", "ft", "se"} and set(gen.step) == {2, 4}
-    assert set(gen.metric) == {"fd_proxy"} and (gen.value > 0).all()  # offline: never called FID
-    main = pd.read_csv(smoke / "results" / "smoke" / "main_image.csv")
-    assert (main[main.variant == "vanilla"].rel_change_vs_vanilla == 0).all() and len(main) == 3
+    image, video = gen[gen.modality == "image"], gen[gen.modality == "video"]
+    assert set(image.variant) == set(video.variant) == {"vanilla", "ft", "se"}
+    assert set(image.step) == {2, 4} and set(video.step) == {1, 2}
+    assert set(image.metric) == {"fd_proxy"} and set(video.metric) == {"fvd_proxy"}  # offline: never FID / FVD
+    assert (gen.value > 0).all()
+    for name in ("main_image.csv", "main_video.csv"):
+        main = pd.read_csv(smoke / "results" / "smoke" / name)
+        assert (main[main.variant == "vanilla"].rel_change_vs_vanilla == 0).all() and len(main) == 3
+    spectra = pd.read_csv(smoke / "results" / "smoke" / "video_spectra.csv")
+    time = spectra[spectra.axis == "time"]
+    assert set(time.model) == set(video.ae) | {"rgb@cogvideox-tiny"} and set(time.freq_index) == {0, 1, 2}
+    claims = pd.read_csv(smoke / "results" / "smoke" / "claims.csv")
+    assert len(claims) == 9 and set(claims.verdict) <= {"reproduced", "not reproduced", "not run"}
+    assert (claims.set_index("claim_id").loc[["se_lowers_fid", "se_lowers_fvd"], "verdict"] != "not run").all()
+    recon = pd.read_csv(smoke / "results" / "smoke" / "reconstruction.csv")
+    assert recon[recon.modality == "video"].rfvd_proxy.notna().all()
+    assert recon[recon.modality == "image"].rfid_proxy.notna().all()
 
 
 def test_ft_control_differs_from_se_only_in_the_se_weight(smoke):
@@ -77,17 +99,24 @@ def test_every_figure_exists(smoke):
     for fig in FIGURES:
         for ext in ("pdf", "png"):
             assert (smoke / "paper_figures" / "smoke" / f"{fig}.{ext}").stat().st_size > 5000, fig
-    assert len(list((smoke / "paper_figures" / "smoke" / "samples").glob("*.png"))) == 3
+    samples = smoke / "paper_figures" / "smoke" / "samples"
+    assert len(list(samples.glob("*.png"))) == len(list(samples.glob("*.gif"))) == 6
+    from PIL import Image
+    with Image.open(samples / f"{VBASE}__dit-tiny-s0.gif") as gif:
+        assert gif.n_frames == 9  # one GIF frame per video frame
 
 
 def test_every_job_left_a_log_and_heavy_jobs_a_benchmark(smoke):
-    assert len(list((smoke / "logs" / "smoke" / "train_ae").glob("*.log"))) == 3
-    assert len(list((smoke / "benchmarks" / "smoke" / "train_ae").glob("*.tsv"))) == 3
-    assert len(list((smoke / "benchmarks" / "smoke" / "finetune_se").glob("*.tsv"))) == 7
-    assert len(list((smoke / "benchmarks" / "smoke" / "evaluate_ae").glob("*.tsv"))) == 10
+    # image runs + the video AE's vanilla / FT / SE runs through the same rules
+    assert len(list((smoke / "logs" / "smoke" / "train_ae").glob("*.log"))) == 3 + 1
+    assert len(list((smoke / "benchmarks" / "smoke" / "train_ae").glob("*.tsv"))) == 3 + 1
+    assert len(list((smoke / "benchmarks" / "smoke" / "finetune_se").glob("*.tsv"))) == 7 + 2
+    assert len(list((smoke / "benchmarks" / "smoke" / "evaluate_ae").glob("*.tsv"))) == 10 + 3
     for rule in ("encode_latents", "train_dit", "evaluate_dit"):
-        assert len(list((smoke / "benchmarks" / "smoke" / rule).glob("*.tsv"))) == 3, rule
-        assert len(list((smoke / "logs" / "smoke" / rule).glob("*.log"))) == 3, rule
+        assert len(list((smoke / "benchmarks" / "smoke" / rule).glob("*.tsv"))) == 3 + 3, rule
+        assert len(list((smoke / "logs" / "smoke" / rule).glob("*.log"))) == 3 + 3, rule
+    for rule in ("video_proxy_features", "video_reference_stats"):
+        assert (smoke / "benchmarks" / "smoke" / f"{rule}.tsv").exists(), rule
     assert "resum" not in (smoke / "logs" / "smoke" / "train_ae" / "tiny-c4-kl0-s0.log").read_text()
 
 
@@ -121,17 +150,76 @@ def test_changing_one_se_weight_reruns_only_that_variant(smoke, tmp_path):
     jobs = _job_counts(proc.stdout + proc.stderr)
     assert jobs["finetune_se"] == 1 and jobs["evaluate_ae"] == 1, jobs
     assert f"{BASE}__se0.5-f2x4-bilinear" in proc.stdout + proc.stderr
-    for untouched in ("train_ae", "erasure", "rgb_spectrum", "dataset_manifest", "proxy_features"):
+    for untouched in ("train_ae", "erasure", "rgb_spectrum", "dataset_manifest", "proxy_features", "train_dit"):
         assert untouched not in jobs, jobs
     # only tables that read the merged CSVs follow
     assert set(jobs) <= {"finetune_se", "evaluate_ae", "collect_spectra", "tab_hf_energy", "tab_reconstruction",
-                         "ablation_table", "all_tables"}, jobs
+                         "ablation_table", "tab_main_video", "claims", "all_tables"}, jobs
+
+
+# One chain per trainer (image AE, image DiT, video AE, video DiT) and the scores behind every table: rebuilt from
+# nothing, they must come out bit for bit the same (the rest of the DAG adds no randomness of its own).
+RERUN = [f"eval/{BASE}/reconstruction.csv", f"eval/{BASE}/spectrum.csv", f"dit/{BASE}__dit-tiny-s0/generation.csv",
+         f"eval/{VBASE}/reconstruction.csv", f"eval/{VBASE}/spectrum.csv", f"dit/{VBASE}__dit-tiny-s0/generation.csv"]
 
 
 def test_rerun_from_scratch_is_bit_identical(smoke, tmp_path):
-    first = {n: (smoke / "results" / "smoke" / n).read_bytes() for n in COLUMNS}
+    first = {n: (smoke / "results" / "smoke" / n).read_bytes() for n in RERUN}
     shutil.rmtree(smoke / "results")
-    proc = snakemake(smoke, "all_tables", "--config", "scale=smoke")
+    proc = snakemake(smoke, *[f"results/smoke/{n}" for n in RERUN], "--config", "scale=smoke")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for n, data in first.items():
         assert (smoke / "results" / "smoke" / n).read_bytes() == data, n
+
+
+# Each image result the report holds is shown through the report's own view (its global `app`), then measured.
+SHOW_EVERY_IMAGE = """(async () => {
+  const out = {}, categoryOf = {};
+  for (const [cat, subs] of Object.entries(categories))
+    for (const paths of Object.values(subs)) for (const p of paths) categoryOf[p] = cat;
+  for (const [path, entry] of Object.entries(results)) {
+    if (!entry.data_uri.startsWith("data:image")) continue;
+    app.setView({content: "img", contentPath: entry.data_uri, resultPath: path});
+    let img = null;
+    for (let i = 0; i < 100 && !(img && img.complete); i++) {
+      await new Promise(r => setTimeout(r, 50));
+      img = [...document.querySelectorAll("#app img")].find(el => el.getAttribute("src") === entry.data_uri);
+    }
+    const box = img ? img.getBoundingClientRect() : {width: 0, height: 0};
+    out[path] = {natural: img ? img.naturalWidth * img.naturalHeight : 0, shown: box.width * box.height,
+                 category: categoryOf[path], caption: entry.caption};
+  }
+  return out;
+})()"""
+
+
+def test_report_renders_every_figure_in_a_real_browser(smoke, tmp_path):
+    import os
+
+    from browser import Chromium, chromium_path
+    from diffusability.paper_map import load_paper_map
+    if chromium_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium for the report test (the README's test command installs it)")
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    report = tmp_path / "report.html"
+    proc = snakemake(smoke, "--report", str(report), "--config", "scale=smoke")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    browser = Chromium(tmp_path / "profile")
+    try:
+        browser.open(report.as_uri(), "typeof results !== 'undefined' && typeof app !== 'undefined' && app "
+                                      "&& typeof app.setView === 'function'")
+        shown = browser.eval(SHOW_EVERY_IMAGE)
+    finally:
+        browser.close()
+    figures = [it for it in load_paper_map(smoke / "config" / "paper_map.yaml") if it.kind == "figure"
+               and it.target != "evaluate_dit"]
+    assert {p.rsplit("/", 1)[-1] for p in shown} == {f"{rules}.png" for rules in (
+        "fig1_convergence", "fig2_latent_spectra_channels", "fig3_latent_spectra_kl", "fig_rgb_noise",
+        "fig4_se_spectra", "fig5_hf_erasure", "fig_video_spectra")}
+    for path, view in shown.items():
+        assert view["natural"] > 0 and view["shown"] > 0, f"{path} did not render"
+    # grouped by the paper's figure, captioned from the paper map
+    by_category = {v["category"]: v["caption"] for v in shown.values()}
+    for item in figures:
+        assert item.paper in by_category and item.caption[:40] in by_category[item.paper], item.id

@@ -1,5 +1,21 @@
-# Figures and rendered tables. These rules read only CSVs under results/<scale>/.
+# Figures and rendered tables. These rules read only CSVs under results/<scale>/. Which of them make up
+# all_figures / all_tables, and their report captions, come from the paper map (config/paper_map.yaml).
+from dataclasses import asdict
+
+from diffusability.paper_map import items_of, load_paper_map
+
 PLOT_LOG = config["plots"].get("log_amplitude", True)
+PAPER_ITEMS = load_paper_map(workflow.source_path("../../config/paper_map.yaml"))
+PAPER = {it.id: it for it in PAPER_ITEMS}
+
+
+def shown(path, item):
+    """An output that goes into the HTML report (`snakemake --report`), filed under its paper item."""
+    return report(path, caption="../report/caption.rst", category=PAPER[item].paper)
+
+
+def paper_item(item):
+    return asdict(PAPER[item])
 
 
 rule fig2_latent_spectra_channels:
@@ -7,10 +23,11 @@ rule fig2_latent_spectra_channels:
         f"{R}/spectra.csv",
     output:
         pdf=f"{F}/fig2_latent_spectra_channels.pdf",
-        png=f"{F}/fig2_latent_spectra_channels.png",
+        png=shown(f"{F}/fig2_latent_spectra_channels.png", "fig2"),
     log:
         f"logs/{SCALE}/fig2.log",
     params:
+        paper_item=paper_item("fig2"),
         kl_reference=config["ae"]["kl_reference"],
         log_amplitude=PLOT_LOG,
     localrule: True
@@ -23,10 +40,11 @@ rule fig3_latent_spectra_kl:
         f"{R}/spectra.csv",
     output:
         pdf=f"{F}/fig3_latent_spectra_kl.pdf",
-        png=f"{F}/fig3_latent_spectra_kl.png",
+        png=shown(f"{F}/fig3_latent_spectra_kl.png", "fig3"),
     log:
         f"logs/{SCALE}/fig3.log",
     params:
+        paper_item=paper_item("fig3"),
         channels_reference=config["ae"]["channels_reference"],
         log_amplitude=PLOT_LOG,
     localrule: True
@@ -39,10 +57,11 @@ rule fig_rgb_noise:
         f"{R}/rgb_noise_spectra.csv",
     output:
         pdf=f"{F}/fig_rgb_noise.pdf",
-        png=f"{F}/fig_rgb_noise.png",
+        png=shown(f"{F}/fig_rgb_noise.png", "fig3_rgb_noise"),
     log:
         f"logs/{SCALE}/fig_rgb_noise.log",
     params:
+        paper_item=paper_item("fig3_rgb_noise"),
         log_amplitude=PLOT_LOG,
     localrule: True
     script:
@@ -54,10 +73,12 @@ rule tab_hf_energy:
         hf=f"{R}/hf_energy.csv",
         recon=f"{R}/reconstruction.csv",
     output:
-        md=f"{F}/tab_hf_energy.md",
+        md=shown(f"{F}/tab_hf_energy.md", "tab_hf_energy"),
         tex=f"{F}/tab_hf_energy.tex",
     log:
         f"logs/{SCALE}/tab_hf_energy.log",
+    params:
+        paper_item=paper_item("tab_hf_energy"),
     localrule: True
     script:
         "../scripts/tab_hf_energy.py"
@@ -79,10 +100,11 @@ rule fig4_se_spectra:
         f"{R}/spectra.csv",
     output:
         pdf=f"{F}/fig4_se_spectra.pdf",
-        png=f"{F}/fig4_se_spectra.png",
+        png=shown(f"{F}/fig4_se_spectra.png", "fig4"),
     log:
         f"logs/{SCALE}/fig4.log",
     params:
+        paper_item=paper_item("fig4"),
         ref=SE_REF,
         log_amplitude=PLOT_LOG,
     localrule: True
@@ -96,9 +118,11 @@ rule fig5_hf_erasure:
         grid=f"{R}/erasure_grid.csv",
     output:
         pdf=f"{F}/fig5_hf_erasure.pdf",
-        png=f"{F}/fig5_hf_erasure.png",
+        png=shown(f"{F}/fig5_hf_erasure.png", "fig5"),
     log:
         f"logs/{SCALE}/fig5.log",
+    params:
+        paper_item=paper_item("fig5"),
     localrule: True
     script:
         "../scripts/fig5.py"
@@ -108,10 +132,12 @@ rule tab_reconstruction:
     input:
         f"{R}/reconstruction.csv",
     output:
-        md=f"{F}/tab_reconstruction.md",
+        md=shown(f"{F}/tab_reconstruction.md", "tab_reconstruction"),
         tex=f"{F}/tab_reconstruction.tex",
     log:
         f"logs/{SCALE}/tab_reconstruction.log",
+    params:
+        paper_item=paper_item("tab_reconstruction"),
     localrule: True
     script:
         "../scripts/tab_reconstruction.py"
@@ -122,11 +148,12 @@ rule ablation_table:
         f"{R}/reconstruction.csv",
     output:
         csv=f"{R}/ablation_{{ablation}}.csv",
-        md=f"{F}/tab_ablation_{{ablation}}.md",
+        md=shown(f"{F}/tab_ablation_{{ablation}}.md", "tab_ablations"),
         tex=f"{F}/tab_ablation_{{ablation}}.tex",
     log:
         f"logs/{SCALE}/ablation_{{ablation}}.log",
     params:
+        paper_item=paper_item("tab_ablations"),
         ref=SE_REF,
     wildcard_constraints:
         ablation="|".join(ABLATIONS),
@@ -140,9 +167,11 @@ rule fig1_convergence:
         f"{R}/generation.csv",
     output:
         pdf=f"{F}/fig1_convergence.pdf",
-        png=f"{F}/fig1_convergence.png",
+        png=shown(f"{F}/fig1_convergence.png", "fig1"),
     log:
         f"logs/{SCALE}/fig1.log",
+    params:
+        paper_item=paper_item("fig1"),
     localrule: True
     script:
         "../scripts/fig1.py"
@@ -153,35 +182,97 @@ rule tab_main_image:
         f"{R}/generation.csv",
     output:
         csv=f"{R}/main_image.csv",
-        md=f"{F}/tab_main_image.md",
+        md=shown(f"{F}/tab_main_image.md", "tab_main_image"),
         tex=f"{F}/tab_main_image.tex",
     log:
         f"logs/{SCALE}/tab_main_image.log",
+    params:
+        paper_item=paper_item("tab_main_image"),
     localrule: True
     script:
         "../scripts/tab_main_image.py"
 
 
+rule tab_main_video:
+    input:
+        generation=f"{R}/generation.csv",
+        recon=f"{R}/reconstruction.csv",
+    output:
+        csv=f"{R}/main_video.csv",
+        md=shown(f"{F}/tab_main_video.md", "tab_main_video"),
+        tex=f"{F}/tab_main_video.tex",
+    log:
+        f"logs/{SCALE}/tab_main_video.log",
+    params:
+        paper_item=paper_item("tab_main_video"),
+    localrule: True
+    script:
+        "../scripts/tab_main_video.py"
+
+
+rule fig_video_spectra:
+    input:
+        f"{R}/video_spectra.csv",
+    output:
+        pdf=f"{F}/fig_video_spectra.pdf",
+        png=shown(f"{F}/fig_video_spectra.png", "fig_video_spectra"),
+    log:
+        f"logs/{SCALE}/fig_video_spectra.log",
+    params:
+        paper_item=paper_item("fig_video_spectra"),
+        log_amplitude=PLOT_LOG,
+    localrule: True
+    script:
+        "../scripts/fig_video_spectra.py"
+
+
+rule claims:
+    input:
+        hf=f"{R}/hf_energy.csv",
+        recon=f"{R}/reconstruction.csv",
+        erasure=f"{R}/erasure.csv",
+        main=rules.tab_main_image.output.csv,
+        video=[rules.tab_main_video.output.csv] if VIDEO else [],
+    output:
+        csv=f"{R}/claims.csv",
+        md=shown(f"{F}/claims.md", "claims"),
+    log:
+        f"logs/{SCALE}/claims.log",
+    params:
+        paper_item=paper_item("claims"),
+        rules={**config["claims"], "main_se_weight": config["se"]["main_weight"]},
+        scale=SCALE,
+    localrule: True
+    script:
+        "../scripts/claims.py"
+
+
+# What the paper-map items' rules produce, every wildcard expanded (ablations, DiT runs).
+EXPANSIONS = {"ablation": ABLATIONS, "dit": DIT_RUNS + VIDEO_DIT_RUNS}
+
+
+def paper_outputs(kind):
+    files = []
+    for it in items_of(PAPER_ITEMS, kind, VIDEO):
+        for pattern in getattr(rules, it.target).output:
+            keys = {k: v for k, v in EXPANSIONS.items() if "{" + k + "}" in pattern}
+            files += expand(pattern, **keys) if keys else [pattern]
+    return list(dict.fromkeys(files))
+
+
 rule all_tables:
     input:
+        # the tidy CSVs, then every table of the paper map
         f"{R}/spectra.csv",
         f"{R}/hf_energy.csv",
         f"{R}/reconstruction.csv",
         f"{R}/rgb_noise_spectra.csv",
         f"{R}/erasure.csv",
-        rules.tab_hf_energy.output,
-        rules.tab_reconstruction.output,
-        expand(rules.ablation_table.output, ablation=ABLATIONS),
         f"{R}/generation.csv",
-        rules.tab_main_image.output,
+        [f"{R}/video_spectra.csv"] if VIDEO else [],
+        paper_outputs("table"),
 
 
 rule all_figures:
     input:
-        rules.fig2_latent_spectra_channels.output,
-        rules.fig3_latent_spectra_kl.output,
-        rules.fig_rgb_noise.output,
-        rules.fig4_se_spectra.output,
-        rules.fig5_hf_erasure.output,
-        rules.fig1_convergence.output,
-        expand(f"{F}/samples/{{dit}}.png", dit=DIT_RUNS),
+        paper_outputs("figure"),

@@ -1,0 +1,53 @@
+"""The paper map (config/paper_map.yaml) and the workflow agree: every item names a rule, every figure and table
+rule is an item, and all_figures / all_tables are exactly the items' outputs."""
+import re
+
+import pytest
+
+from conftest import ROOT, copy_workflow, snakemake
+from diffusability.paper_map import load_paper_map
+
+ITEMS = load_paper_map(ROOT / "config" / "paper_map.yaml")
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    """Rule -> outputs of every job of `all` at smoke scale (a dry run in an empty copy plans every job)."""
+    wf = copy_workflow(tmp_path_factory.mktemp("map"))
+    proc = snakemake(wf, "-n", "all", "--config", "scale=smoke")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outputs, rule = {}, None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line)
+        if m:
+            rule = m.group(1)
+        elif rule and line.strip().startswith("output:"):
+            outputs.setdefault(rule, set()).update(f.strip() for f in line.split(":", 1)[1].split(","))
+    rules = snakemake(wf, "--list-rules").stdout.split()
+    return outputs, set(rules)
+
+
+def test_every_item_names_a_rule_of_the_workflow(plan):
+    outputs, rules = plan
+    for item in ITEMS:
+        assert item.target in rules, f"paper map item {item.id} names no rule {item.target!r}"
+        assert item.target in outputs, f"paper map item {item.id}: rule {item.target} is not part of `all`"
+
+
+def test_every_figure_and_table_output_is_an_item(plan):
+    outputs, _ = plan
+    targets = {item.target for item in ITEMS}
+    for rule, files in outputs.items():
+        if any(f.startswith("paper_figures/") for f in files):
+            assert rule in targets, f"rule {rule} writes {sorted(files)[0]} but is not in config/paper_map.yaml"
+    defined = re.findall(r"^rule (\w+):", (ROOT / "workflow" / "rules" / "figures.smk").read_text(), re.M)
+    assert set(defined) - targets == {"all_tables", "all_figures"}
+
+
+def test_ids_are_unique_and_every_caption_is_ours(tmp_path):
+    assert len({it.id for it in ITEMS}) == len(ITEMS)
+    assert all(len(it.caption) > 40 and it.scales for it in ITEMS)
+    bad = tmp_path / "map.yaml"
+    bad.write_text("items:\n  - {id: a, paper: x, kind: plot, target: r, caption: c, scales: [tiny], choices: c}\n")
+    with pytest.raises(ValueError, match="kind 'plot'"):
+        load_paper_map(bad)
