@@ -162,3 +162,20 @@ def test_video_proxy_network_separates_real_clips_from_shuffled_ones(tmp_path):
     shuffled = torch.stack([c[:, torch.randperm(9, generator=gen)] for c in real])
     base = space.distance(real, other)
     assert space.distance(real, shuffled) > 1.5 * base and space.distance(real, torch.zeros_like(real)) > 10 * base
+
+
+def test_paper_video_preset_loads_pretrained_weights_from_a_local_folder(tmp_path):
+    """The paper path (model.pretrained) with a random-initialised stand-in of the same class and format."""
+    from diffusability.models.autoencoders import autoencoder_from_config
+    torch.manual_seed(0)
+    saved = build_video_autoencoder("cogvideox-tiny", 16, 4)
+    saved.save_pretrained(tmp_path / "CogVideoX" / "vae", safe_serialization=True)
+    cfg = compose_run_config("train_ae", ["out_dir=x", "model=cogvideox-tiny",
+                                          f"model.pretrained={tmp_path / 'CogVideoX'}"])  # finds its vae/ folder
+    loaded = autoencoder_from_config(cfg.model)
+    assert type(loaded) is type(saved)
+    assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), loaded.state_dict().values()))
+    wrong = compose_run_config("train_ae", ["out_dir=x", "model=cogvideox-tiny", "model.latent_channels=8",
+                                            f"model.pretrained={tmp_path / 'CogVideoX'}"])
+    with pytest.raises(ValueError, match="16 latent channels"):
+        autoencoder_from_config(wrong.model)
