@@ -47,10 +47,11 @@ def describe_dataset(cfg) -> dict:
                 raise ValueError(f"data photo {name!r} is unknown; known photos: {', '.join(PHOTO_NAMES)}")
         return {"name": "photos", "train": list(cfg.train_photos), "val": list(cfg.val_photos),
                 "val_size": len(cfg.val_photos) * int(cfg.val_crops_per_photo)}
-    if cfg.name == "imagefolder":
-        out = {"name": "imagefolder", "root": str(cfg.root)}
+    if cfg.name in ("imagefolder", "videofolder"):
+        lister = list_image_folder if cfg.name == "imagefolder" else list_video_folder
+        out = {"name": cfg.name, "root": str(cfg.root)}
         for split, sub in (("train", cfg.train_dir), ("val", cfg.val_dir)):
-            files, classes = list_image_folder(Path(cfg.root) / sub)
+            files, classes = lister(Path(cfg.root) / sub)
             out[split] = {"files": len(files), "classes": len(classes)}
         return out
     if cfg.name == "clips":
@@ -62,12 +63,6 @@ def describe_dataset(cfg) -> dict:
             segs, _ = clip_segments(list(cfg.clips), split, float(cfg.train_fraction), float(cfg.cut_threshold))
             out[split] = [{"file": Path(s.path).name, "frames": [s.begin, s.end]} for s in segs]
         build_clips(cfg, "val", 0)  # fails here, naming the setting, when no shot is long enough
-        return out
-    if cfg.name == "videofolder":
-        out = {"name": "videofolder", "root": str(cfg.root)}
-        for split, sub in (("train", cfg.train_dir), ("val", cfg.val_dir)):
-            files, classes = list_video_folder(Path(cfg.root) / sub)
-            out[split] = {"files": len(files), "classes": len(classes)}
         return out
     raise ValueError(f"unknown dataset data.name={cfg.name!r}; use photos, imagefolder, clips or videofolder")
 

@@ -87,14 +87,18 @@ def _lr_at(step: int, cfg) -> float:
     return float(cfg.lr) * (min(1.0, (step + 1) / warm) if warm > 0 else 1.0)
 
 
-def save_final_autoencoder(ae, out_dir: Path) -> Path:
-    """Write the diffusers folder under a temporary name and rename it into place."""
-    final, tmp = out_dir / "ae", out_dir / ".ae.tmp"
+def save_final(model, out_dir: Path, name: str) -> Path:
+    """Write a diffusers model folder `out_dir/name` under a temporary name and rename it into place."""
+    final, tmp = Path(out_dir) / name, Path(out_dir) / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    ae.save_pretrained(tmp, safe_serialization=True)
+    model.save_pretrained(tmp, safe_serialization=True)
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     return final
+
+
+def save_final_autoencoder(ae, out_dir: Path) -> Path:
+    return save_final(ae, out_dir, "ae")
 
 
 def config_fingerprint(cfg: DictConfig) -> str:

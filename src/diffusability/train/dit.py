@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..diffusion.flow import flow_loss
 from ..generation.latents import load_latents, normalisation
 from ..models.dit import build_dit, dit_forward, null_class
-from .ae import _LogWriter, config_fingerprint, find_resume_checkpoint, start_run, step_generator
+from .ae import _LogWriter, config_fingerprint, find_resume_checkpoint, save_final, start_run, step_generator
 from .checkpoint import EMA, load_checkpoint, save_checkpoint
 from .distributed import barrier, is_main, optimizer_step
 
@@ -119,12 +119,9 @@ def train_dit(cfg: DictConfig) -> Path:
         bar.close()
         logw.close()
     ema.copy_to(model)
-    final, tmp = out / "dit", out / ".dit.tmp"
+    final = out / "dit"
     if main:
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.eval().save_pretrained(tmp, safe_serialization=True)
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        final = save_final(model.eval(), out, "dit")
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
     barrier(world)
     return final
