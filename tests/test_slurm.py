@@ -176,11 +176,14 @@ def test_paper_plan_asks_for_gpus_and_paper_runtimes(tmp_path):
     proc = subprocess.run([str(BIN / "snakemake"), "--profile", "slurm", "-n", "all_tables", "--config", "scale=paper"],
                           cwd=wf, env=_env(wf), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    blocks = {}
+    blocks, video = {}, {}
     for block in proc.stdout.split("\n\n"):
         for line in block.splitlines():
             if line.strip().startswith(("rule ", "localrule ")):
-                blocks.setdefault(line.split()[1].rstrip(":"), block)
+                # video runs go through the same rules with the train_video_* resources
+                into = video if "cogvideox" in block or "ltx" in block else blocks
+                into.setdefault(line.split()[1].rstrip(":"), block)
     for rule, runtime in (("train_ae", 1080), ("finetune_se", 240), ("train_dit", 2880), ("evaluate_dit", 720)):
         assert f"runtime={runtime}" in blocks[rule] and "gpu=1" in blocks[rule], (rule, blocks.get(rule))
+    assert "runtime=480" in video["finetune_se"] and "gpu=1" in video["finetune_se"], video.get("finetune_se")
     assert "gpu=" not in blocks["tab_reconstruction"]
