@@ -64,8 +64,6 @@ def bench_dct(shape=(256, 16, 32, 32), block=8) -> None:
 
 
 def bench_training(steps: int, threads: int) -> None:
-    from diffusers import AutoencoderKL  # noqa: F401  (same model class in both loops)
-
     from diffusability.data import build_dataset
     from diffusability.models.autoencoders import build_autoencoder
     from diffusability.runconfig import compose_run_config

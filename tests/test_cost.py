@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diffusability.cost import (AE_DIMS, DIT_DIMS, Fit, Job, dit_params, estimate, fit_benchmarks, fit_rule,
+from diffusability.cost import (Fit, Job, dit_params, estimate, fit_benchmarks, fit_rule,
                                 job_work, load_benchmarks, main, paper_dit_budget, parse_dry_run)
 from diffusability.workflow_config import load_schema, resolve_config
 
@@ -94,22 +94,6 @@ def test_paper_budget_and_presets():
     assert dit_params("S/2") == pytest.approx(33e6, rel=0.05)
     flops, hours = paper_dit_budget()
     assert flops == pytest.approx(1.06e20, rel=0.01) and hours == pytest.approx(74.5, rel=0.01)
-
-
-def test_light_preset_tables_match_the_models():
-    from diffusability.models.autoencoders import AE_PRESETS
-    from diffusability.models.dit import DIT_PRESETS
-    from diffusability.models.video_autoencoders import VIDEO_AE_PRESETS
-    assert {k: (p.depth, p.width) for k, p in DIT_PRESETS.items()} == DIT_DIMS
-    for name, p in AE_PRESETS.items():
-        assert (AE_DIMS[name].widths, AE_DIMS[name].layers, AE_DIMS[name].spatial) == (p.widths, p.layers_per_block,
-                                                                                       None)
-    for name, p in VIDEO_AE_PRESETS.items():
-        layers = p.kwargs["layers_per_block"]
-        layers = round(sum(layers) / len(layers)) if isinstance(layers, tuple) else layers
-        assert (AE_DIMS[name].widths, AE_DIMS[name].layers, AE_DIMS[name].spatial) == (
-            tuple(p.kwargs["block_out_channels"]), layers, p.spatial)
-        assert AE_DIMS[name].patch == p.kwargs.get("patch_size", 1)
 
 
 def test_parse_dry_run():

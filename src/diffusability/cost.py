@@ -27,7 +27,8 @@ import yaml
 from scipy.optimize import nnls
 
 from .grid import VARIANT_SEP, video_view
-from .workflow_config import SCALES, VIDEO_TIME_COMPRESSION, load_schema, resolve_config
+from .presets import AE_PRESETS, DIT_PRESETS, VIDEO_AE_PRESETS, video_time_compression
+from .workflow_config import SCALES, load_schema, resolve_config
 
 GPU_PEAK_FLOPS = 989e12     # H100 SXM dense bf16
 GPU_MFU = 0.30              # utilisation we assume for our GPU jobs (DiT-XL/2 bf16 reaches about this)
@@ -37,42 +38,30 @@ DEFAULT_OVERHEAD_S = 10.0   # start-up of a job (Python, torch, data) when a sin
 SE_EXTRA = 1.3              # an SE fine-tune step also encodes/decodes the downsampled batch (our estimate)
 FEATURE_MACS_PER_PIXEL = 64e3  # Inception-v3: 5.7 GMAC at 299^2; the proxy nets are priced alike
 
-# Light copies of the model presets (models.dit / models.autoencoders / models.video_autoencoders need torch); a
-# test keeps them in step. DiT: (depth, width). AE: encoder level widths, resnets per level, conv taps (3x3 or
-# 3x3x3), input patch, and the spatial compression of video presets (image presets take ae.compression).
-DIT_DIMS = {"tiny": (4, 128), "S/2": (12, 384), "B/2": (12, 768), "L/2": (24, 1024), "XL/2": (28, 1152)}
-
-
-class AEDims(NamedTuple):
-    widths: tuple[int, ...]
-    layers: int
-    taps: int = 9
-    patch: int = 1
-    spatial: int | None = None
-
-
-AE_DIMS = {
-    "tiny": AEDims((16, 32, 64, 64), 1), "small": AEDims((64, 128, 256, 256), 2),
-    "flux": AEDims((128, 256, 512, 512), 2),
-    "cogvideox": AEDims((128, 256, 256, 512), 3, 27, 1, 8), "cogvideox-tiny": AEDims((8, 16, 32), 1, 27, 1, 4),
-    "ltx": AEDims((128, 256, 512, 512), 3, 27, 4, 32), "ltx-tiny": AEDims((8, 16, 32), 1, 27, 1, 4),
-}
+TAPS_2D, TAPS_3D = 9, 27  # conv taps of the image (3x3) and video (3x3x3) presets
 
 
 def dit_params(preset: str) -> float:
     """Parameters of a DiT preset: per block 4w^2 attention + 8w^2 MLP + 6w^2 adaLN-Zero modulation, i.e. 18 d w^2
     (675M for XL/2, 33M for S/2, as published)."""
-    depth, width = DIT_DIMS[preset]
-    return 18.0 * depth * width ** 2
+    p = DIT_PRESETS[preset]
+    return 18.0 * p.depth * p.width ** 2
 
 
 def ae_macs_per_pixel(preset: str, compression: int) -> float:
     """Multiply-accumulates of one encode + decode per input pixel: each level has `layers` encoder and `layers + 1`
     decoder resnets of two convs at width w, on 4^-level of the pixels (attention and norms ignored)."""
-    d = AE_DIMS[preset]
-    levels = len(d.widths) if d.spatial else int(math.log2(compression)) + 1
-    widths = [d.widths[min(i, len(d.widths) - 1)] for i in range(levels)]
-    return sum((2 * d.layers + 1) * 2 * d.taps * w ** 2 / 4 ** i for i, w in enumerate(widths)) / d.patch ** 2
+    if preset in VIDEO_AE_PRESETS:
+        kw = VIDEO_AE_PRESETS[preset].kwargs
+        base, layers = tuple(kw["block_out_channels"]), kw["layers_per_block"]
+        layers = sum(layers) / len(layers) if isinstance(layers, tuple) else layers
+        levels, taps, patch = len(base), TAPS_3D, kw.get("patch_size", 1)
+    else:
+        p = AE_PRESETS[preset]
+        base, layers, taps, patch = p.widths, p.layers_per_block, TAPS_2D, 1
+        levels = int(math.log2(compression)) + 1
+    widths = [base[min(i, len(base) - 1)] for i in range(levels)]
+    return sum((2 * layers + 1) * 2 * taps * w ** 2 / 4 ** i for i, w in enumerate(widths)) / patch ** 2
 
 
 def _pixels(v: dict) -> int:
@@ -88,14 +77,14 @@ def _dit_tokens(v: dict) -> int:
     side = v["data"]["resolution"] // v["ae"]["compression"] // 2
     if v.get("modality") != "video":
         return side ** 2
-    frames = 1 + (v["data"]["frames"] - 1) // VIDEO_TIME_COMPRESSION[v["ae"]["preset"]]
+    frames = 1 + (v["data"]["frames"] - 1) // video_time_compression(v["ae"]["preset"])
     return side ** 2 * max(frames // v["dit"].get("patch_t", 1), 1)
 
 
 def _dit_preset(v: dict, job: str) -> str:
     """The DiT preset a job name carries (grid.dit_name drops the '/'), else the scale's first preset."""
     m = re.search(r"__dit-([A-Za-z0-9]+)-s\d+$", job)
-    return {p.replace("/", ""): p for p in DIT_DIMS}[m.group(1)] if m else v["dit"]["presets"][0]
+    return {p.replace("/", ""): p for p in DIT_PRESETS}[m.group(1)] if m else v["dit"]["presets"][0]
 
 
 def _train_dit(v: dict, job: str) -> float:
@@ -141,11 +130,11 @@ def job_view(config: dict, rule: str, job: str) -> dict:
     m = re.match(r"(.+?)-(?:c\d+-kl|pretrained)", job.split(VARIANT_SEP)[0])
     preset = m.group(1) if m else None
     models = config["video"]["models"]
-    if not models or not (rule.startswith("video_") or (preset in AE_DIMS and AE_DIMS[preset].spatial)):
+    if not models or not (rule.startswith("video_") or preset in VIDEO_AE_PRESETS):
         return config
     model = next((x for x in models if x["preset"] == preset), None)
     if model is None:
-        model = {**models[0], **({"preset": preset, "compression": AE_DIMS[preset].spatial} if preset else {})}
+        model = {**models[0], **({"preset": preset, "compression": VIDEO_AE_PRESETS[preset].spatial} if preset else {})}
     return video_view(config, model)
 
 

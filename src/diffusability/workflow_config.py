@@ -11,6 +11,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .presets import video_time_compression
+
 SCALES = ("smoke", "tiny", "small", "paper")
 
 
@@ -48,11 +50,6 @@ def check_against_schema(config: dict, schema: dict) -> None:
     raise ConfigError(f"config key {_key_path(err.absolute_path)}: {err.message}")
 
 
-# Time compression of the video AE presets (models.video_autoencoders holds the architectures; a test keeps the two
-# in step). Here so that config checks need no torch import.
-VIDEO_TIME_COMPRESSION = {"cogvideox": 4, "cogvideox-tiny": 4, "ltx": 8, "ltx-tiny": 4}
-
-
 def check_video(config: dict) -> None:
     v = config["video"]
     if not v["enabled"]:
@@ -62,7 +59,7 @@ def check_video(config: dict) -> None:
         raise ConfigError("config key video.data.root must name the video folder when video.data.name is videofolder")
     for i, m in enumerate(v["models"]):
         key = f"video.models[{i}]"
-        res, comp, t = int(data["resolution"]), int(m["compression"]), VIDEO_TIME_COMPRESSION[m["preset"]]
+        res, comp, t = int(data["resolution"]), int(m["compression"]), video_time_compression(m["preset"])
         if res % comp or (res // comp) % block or (res // comp) % 2:
             raise ConfigError(f"config key {key}.compression={comp}: video.data.resolution={res} must give an even "
                               f"latent size divisible by spectrum.block={block}")

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from ..analysis.spectra import load_trained_autoencoder
 from ..data import build_dataset
 from ..diffusion.flow import sample_flow
-from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name
+from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name, to_uint8
 from ..models.dit import dit_forward, null_class
 from ..train.ae import resolve_device
 from ..train.dit import build_dit_for_cache, snapshot_path
@@ -78,7 +78,7 @@ def generate_images(dit, ae, mean, std, num: int, num_classes: int, conditional:
 
 
 def _to_uint8_hwc(g: torch.Tensor):
-    return ((g.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    return to_uint8(g).numpy()
 
 
 def _tile(x: torch.Tensor, nrow: int) -> torch.Tensor:

@@ -10,35 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL
 
-
-@dataclass(frozen=True)
-class AEPreset:
-    widths: tuple[int, ...]           # channels of the base encoder level; one level per 2x downsampling + 1
-    layers_per_block: int
-    norm_groups: int
-    mid_attention: bool
-    quant_conv: bool
-    scaling_factor: float = 1.0
-    shift_factor: float | None = None
-    max_levels: int = 6               # widths are extended with their last value for larger compressions
-
-
-AE_PRESETS: dict[str, AEPreset] = {
-    # CPU preset: our choice, sized so a 300-step training at 32^2, batch 16, is under a minute on 2 cores.
-    "tiny": AEPreset(widths=(16, 32, 64, 64), layers_per_block=1, norm_groups=8, mid_attention=False,
-                     quant_conv=True),
-    "small": AEPreset(widths=(64, 128, 256, 256), layers_per_block=2, norm_groups=32, mid_attention=True,
-                      quant_conv=True),
-    # FLUX.1 [dev] AE: widths 128-256-512-512, 2 resnets per level, mid attention, no (post-)quant conv.
-    "flux": AEPreset(widths=(128, 256, 512, 512), layers_per_block=2, norm_groups=32, mid_attention=True,
-                     quant_conv=False, scaling_factor=0.3611, shift_factor=0.1159),
-}
+from ..presets import AE_PRESETS
 
 
 def ae_levels(compression: int) -> int:

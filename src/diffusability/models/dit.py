@@ -5,29 +5,12 @@ L/2. All are patch-2, adaLN-Zero, class-conditional transformers. `tiny` is our 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from diffusers import DiTTransformer2DModel
 
+from ..presets import DIT_PRESETS, DiTPreset
+
 __all__ = ["DiTPreset", "DIT_PRESETS", "build_dit", "null_class", "dit_forward"]
-
-
-@dataclass(frozen=True)
-class DiTPreset:
-    depth: int
-    width: int
-    heads: int
-    patch: int = 2
-
-
-DIT_PRESETS: dict[str, DiTPreset] = {
-    "tiny": DiTPreset(depth=4, width=128, heads=4),   # our CPU preset
-    "S/2": DiTPreset(depth=12, width=384, heads=6),
-    "B/2": DiTPreset(depth=12, width=768, heads=12),  # paper / authors' code sizes from here down
-    "L/2": DiTPreset(depth=24, width=1024, heads=16),
-    "XL/2": DiTPreset(depth=28, width=1152, heads=16),
-}
 
 
 class _SharedEmbedding(torch.nn.Module):

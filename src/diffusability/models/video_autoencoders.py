@@ -7,41 +7,11 @@ also studies LTX-AE (8x time, 32x space, 128 channels). Both are causal in time:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from diffusers import AutoencoderKLCogVideoX, AutoencoderKLLTXVideo
 
-
-@dataclass(frozen=True)
-class VideoAEPreset:
-    family: str                   # cogvideox | ltx
-    spatial: int                  # spatial compression
-    temporal: int                 # temporal compression (causal: 1 + k*temporal frames -> 1 + k latent frames)
-    kwargs: dict = field(default_factory=dict)
+from ..presets import VIDEO_AE_PRESETS
 
 
-def _ltx_blocks(widths, layers, scaling, patch):
-    n = len(widths)
-    return dict(block_out_channels=widths, decoder_block_out_channels=widths, down_block_types=("LTXVideoDownBlock3D",) * n,
-                layers_per_block=layers, decoder_layers_per_block=layers, spatio_temporal_scaling=scaling,
-                decoder_spatio_temporal_scaling=scaling, decoder_inject_noise=(False,) * (n + 1),
-                downsample_type=("conv",) * n, upsample_residual=(False,) * n, upsample_factor=(1,) * n,
-                patch_size=patch, patch_size_t=1)
-
-
-VIDEO_AE_PRESETS: dict[str, VideoAEPreset] = {
-    # CogVideoX-2b/5b VAE: widths 128-256-256-512, 3 resnets per level, 8x space (3 downsamples), 4x time.
-    "cogvideox": VideoAEPreset("cogvideox", 8, 4, dict(block_out_channels=(128, 256, 256, 512), layers_per_block=3,
-                                                       norm_num_groups=32, scaling_factor=1.15258426)),
-    # Our CPU preset: 2 downsamples (4x space, so 32^2 crops give 8^2 latents as the image presets do), 4x time.
-    "cogvideox-tiny": VideoAEPreset("cogvideox", 4, 4, dict(block_out_channels=(8, 16, 32), layers_per_block=1,
-                                                            norm_num_groups=4)),
-    # LTX-Video 0.9 VAE: patch 4 then three 2x space-time stages: 32x space, 8x time.
-    "ltx": VideoAEPreset("ltx", 32, 8, _ltx_blocks((128, 256, 512, 512), (4, 3, 3, 3, 4),
-                                                   (True, True, True, False), 4)),
-    # Our CPU preset: patch 1 and two space-time stages: 4x space, 4x time.
-    "ltx-tiny": VideoAEPreset("ltx", 4, 4, _ltx_blocks((8, 16, 32), (1, 1, 1, 1), (True, True, False), 1)),
-}
 VIDEO_AE_CLASSES = {"cogvideox": AutoencoderKLCogVideoX, "ltx": AutoencoderKLLTXVideo}
 
 
