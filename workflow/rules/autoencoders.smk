@@ -17,7 +17,7 @@ rule train_ae:
     threads: THREADS
     localrule: SUBMITIT
     resources:
-        **res_of("train_ae", "train_video_ae"),
+        **res_of("train_ae", "train_video_ae", "run"),
         **gpu_res("train_ae"),
         **CLUSTER,
     script:
@@ -59,7 +59,7 @@ rule finetune_se:
     threads: THREADS
     localrule: SUBMITIT
     resources:
-        **res_of("finetune_se", "train_video_ae"),
+        **res_of("finetune_se", "train_video_ae", "base"),
         **gpu_res("finetune_se"),
         **CLUSTER,
     script:

@@ -47,13 +47,11 @@ def fd_of(name):
     return FD_VIDEO if is_video(name) else FD
 
 
-def res_of(rule_name, video_rule):
-    """Resources of a rule that serves both modalities: the video rule's for video runs (wildcard `run`/`model`/
-    `base`/`dit` names the run)."""
+def res_of(rule_name, video_rule, wildcard):
+    """Resources of a rule that serves both modalities: the video rule's when the run named by `wildcard` is video."""
     def get(key):
         def f(w):
-            name = next(v for k, v in w.items() if k in ("run", "model", "dit", "base"))
-            return res(video_rule if is_video(name) else rule_name, key)
+            return res(video_rule if is_video(w[wildcard]) else rule_name, key)
         return f
     return {"mem_mb": get("mem_mb"), "runtime": get("runtime")}
 

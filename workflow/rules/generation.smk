@@ -91,7 +91,7 @@ rule train_dit:
     threads: THREADS
     localrule: SUBMITIT
     resources:
-        **res_of("train_dit", "train_video_dit"),
+        **res_of("train_dit", "train_video_dit", "dit"),
         **gpu_res("train_dit"),
         **CLUSTER,
     script:
