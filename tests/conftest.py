@@ -31,3 +31,9 @@ def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.Completed
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIFFUSABILITY_HYDRA_DIR": str(cwd / "config" / "hydra")}
     return subprocess.run([str(BIN / "snakemake"), "--cores", "2", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def pytest_collection_modifyitems(config, items):
+    # The Slurm tests install and start a cluster; once Slurm's client is installed, snakemake's slurm plugin asks
+    # `scontrol` for the configuration at every start, which waits ~9 s when no controller is up. Run them last.
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_slurm.py"))

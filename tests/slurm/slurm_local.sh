@@ -113,6 +113,10 @@ CONF
 
 down() {
   [ -f "$PIDS" ] || exit 0
+  # Jobs first: slurmstepd and the job's processes outlive slurmd, so a test that stops mid-job would leave its
+  # training running. This Slurm is ours alone (`up` refuses a foreign slurm.conf), so every job is ours to cancel.
+  scancel --full --quiet $(squeue -h -o %i 2>/dev/null) 2>/dev/null || true
+  for _ in $(seq 150); do [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break; sleep 0.2; done
   tac "$PIDS" | while read -r name pid; do
     if [ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = "$name" ]; then
       kill "$pid" 2>/dev/null || true
