@@ -62,6 +62,9 @@ CLUSTER = {k: v for k, v in {
     "slurm_partition": os.environ.get("DIFFUSABILITY_SLURM_PARTITION") or _cl["partition"],
     "slurm_account": os.environ.get("DIFFUSABILITY_SLURM_ACCOUNT") or _cl["account"],
 }.items() if v}
+# The spectral study (Figs. 2, 3, RGB noise) and the AE chain it reads run before the DiT chain, so its figures are
+# ready first; the order of jobs never changes what they compute.
+SPINE_PRIORITY = 10
 THREADS = config["threads"]  # fixed per scale, not workflow.cores: part of what makes CPU results bitwise repeatable
 
 

@@ -30,6 +30,7 @@ rule fig2_latent_spectra_channels:
         paper_item=paper_item("fig2"),
         kl_reference=config["ae"]["kl_reference"],
         log_amplitude=PLOT_LOG,
+    priority: SPINE_PRIORITY
     localrule: True
     script:
         "../scripts/fig2.py"
@@ -47,6 +48,7 @@ rule fig3_latent_spectra_kl:
         paper_item=paper_item("fig3"),
         channels_reference=config["ae"]["channels_reference"],
         log_amplitude=PLOT_LOG,
+    priority: SPINE_PRIORITY
     localrule: True
     script:
         "../scripts/fig3.py"
@@ -63,6 +65,7 @@ rule fig_rgb_noise:
     params:
         paper_item=paper_item("fig3_rgb_noise"),
         log_amplitude=PLOT_LOG,
+    priority: SPINE_PRIORITY
     localrule: True
     script:
         "../scripts/fig_rgb_noise.py"

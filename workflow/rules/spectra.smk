@@ -14,6 +14,7 @@ rule proxy_features:
     params:
         data=config["data"],
         proxy=config["metrics"]["proxy"],
+    priority: SPINE_PRIORITY
     threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
@@ -54,6 +55,7 @@ rule evaluate_ae:
         evaluation=lambda w: view(w.model)["eval"],
         device=config["device"],
         fd=lambda w: fd_of(w.model),
+    priority: SPINE_PRIORITY
     threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
@@ -78,6 +80,7 @@ rule rgb_spectrum:
         data=config["data"],
         compression=config["ae"]["compression"],
         spectrum=config["spectrum"],
+    priority: SPINE_PRIORITY
     threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
@@ -98,6 +101,7 @@ rule rgb_video_spectrum:
         data=config["video"]["data"],
         models=config["video"]["models"],
         spectrum={**config["spectrum"], **config["video"]["spectrum"]},
+    priority: SPINE_PRIORITY
     threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
@@ -125,6 +129,7 @@ rule collect_spectra:
         hf_exclude_dc=config["spectrum"]["hf_exclude_dc"],
         provenance={"scale": SCALE, "spectrum": config["spectrum"], "eval": config["eval"],
                     "video": {k: config["video"][k] for k in ("enabled", "data", "spectrum", "eval")}},
+    priority: SPINE_PRIORITY
     localrule: True
     script:
         "../scripts/collect_spectra.py"
