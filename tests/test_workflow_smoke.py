@@ -110,12 +110,12 @@ def test_every_job_left_a_log_and_heavy_jobs_a_benchmark(smoke):
     # image runs + the video AE's vanilla / FT / SE runs through the same rules
     assert len(list((smoke / "logs" / "smoke" / "train_ae").glob("*.log"))) == 3 + 1
     assert len(list((smoke / "benchmarks" / "smoke" / "train_ae").glob("*.tsv"))) == 3 + 1
-    assert len(list((smoke / "benchmarks" / "smoke" / "finetune_se").glob("*.tsv"))) == 7 + 2
-    assert len(list((smoke / "benchmarks" / "smoke" / "evaluate_ae").glob("*.tsv"))) == 10 + 3
+    assert len(list((smoke / "benchmarks" / "smoke" / "finetune_se").glob("*.tsv"))) == 6 + 2
+    assert len(list((smoke / "benchmarks" / "smoke" / "evaluate_ae").glob("*.tsv"))) == 9 + 3
     for rule in ("encode_latents", "train_dit", "evaluate_dit"):
         assert len(list((smoke / "benchmarks" / "smoke" / rule).glob("*.tsv"))) == 3 + 3, rule
         assert len(list((smoke / "logs" / "smoke" / rule).glob("*.log"))) == 3 + 3, rule
-    for rule in ("video_proxy_features", "video_reference_stats"):
+    for rule in ("rgb_spectrum", "rgb_video_spectrum", "video_proxy_features", "video_reference_stats"):
         assert (smoke / "benchmarks" / "smoke" / f"{rule}.tsv").exists(), rule
     assert "resum" not in (smoke / "logs" / "smoke" / "train_ae" / "tiny-c4-kl0-s0.log").read_text()
 

@@ -97,6 +97,8 @@ rule rgb_video_spectrum:
         f"{R}/eval/rgb_video/spectrum.csv",
     log:
         f"logs/{SCALE}/rgb_video_spectrum.log",
+    benchmark:
+        f"benchmarks/{SCALE}/rgb_video_spectrum.tsv"
     params:
         data=config["video"]["data"],
         models=config["video"]["models"],
