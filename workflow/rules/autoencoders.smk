@@ -14,7 +14,7 @@ rule train_ae:
         f"benchmarks/{SCALE}/train_ae/{{run}}.tsv"
     params:
         overrides=lambda w: ae_overrides(view(w.run), run_meta(config, w.run), run_dir(w.run), THREADS),
-    priority: SPINE_PRIORITY
+    priority: spine_priority("run")
     threads: THREADS
     localrule: SUBMITIT
     resources:
@@ -57,7 +57,7 @@ rule finetune_se:
     params:
         overrides=lambda w: finetune_overrides(view(w.base), run_meta(config, f"{w.base}__{w.tag}"),
                                                run_dir(f"{w.base}__{w.tag}"), run_dir(w.base), THREADS),
-    priority: SPINE_PRIORITY
+    priority: TABLES_PRIORITY
     threads: THREADS
     localrule: SUBMITIT
     resources:

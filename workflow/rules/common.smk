@@ -62,9 +62,17 @@ CLUSTER = {k: v for k, v in {
     "slurm_partition": os.environ.get("DIFFUSABILITY_SLURM_PARTITION") or _cl["partition"],
     "slurm_account": os.environ.get("DIFFUSABILITY_SLURM_ACCOUNT") or _cl["account"],
 }.items() if v}
-# The spectral study (Figs. 2, 3, RGB noise) and the AE chain it reads run before the DiT chain, so its figures are
-# ready first; the order of jobs never changes what they compute.
+# Job order (never what a job computes): first the chain of Figs. 2, 3 and RGB noise (the vanilla image grid, its
+# evaluations, the RGB spectra), then the rest of the spectral tables (fine-tunes, video AEs, collect_spectra),
+# then the diffusion chain.
 SPINE_PRIORITY = 10
+TABLES_PRIORITY = 5
+SPINE_RUNS = frozenset(r["model"] for r in ae_grid(config))
+
+
+def spine_priority(wildcard):
+    """Priority of a job of a rule that serves every AE: the spine's when the run named by `wildcard` is in it."""
+    return lambda w: SPINE_PRIORITY if w[wildcard] in SPINE_RUNS else TABLES_PRIORITY
 THREADS = config["threads"]  # fixed per scale, not workflow.cores: part of what makes CPU results bitwise repeatable
 
 

@@ -1,4 +1,4 @@
-# Figures and rendered tables. These rules read only CSVs under results/<scale>/. Which of them make up
+# Figures and rendered tables. These rules read only CSVs under results/<scale>/ (Figs. 2 and 3 the per-AE ones). Which of them make up
 # all_figures / all_tables, and their report captions, come from the paper map (config/paper_map.yaml).
 from dataclasses import asdict
 
@@ -18,9 +18,16 @@ def paper_item(item):
     return asdict(PAPER[item])
 
 
+def vanilla_spectra(key, value):
+    """Per-AE spectrum CSVs of the vanilla grid at one setting: Figs. 2 and 3 wait for these AEs only, not for the
+    fine-tunes and video AEs that spectra.csv also holds."""
+    return [f"{R}/eval/{r['model']}/spectrum.csv" for r in ae_grid(config) if r[key] == value]
+
+
 rule fig2_latent_spectra_channels:
     input:
-        f"{R}/spectra.csv",
+        rgb=f"{R}/eval/rgb/spectrum.csv",
+        latents=vanilla_spectra("kl_weight", config["ae"]["kl_reference"]),
     output:
         pdf=f"{F}/fig2_latent_spectra_channels.pdf",
         png=shown(f"{F}/fig2_latent_spectra_channels.png", "fig2"),
@@ -38,7 +45,8 @@ rule fig2_latent_spectra_channels:
 
 rule fig3_latent_spectra_kl:
     input:
-        f"{R}/spectra.csv",
+        rgb=f"{R}/eval/rgb/spectrum.csv",
+        latents=vanilla_spectra("channels", config["ae"]["channels_reference"]),
     output:
         pdf=f"{F}/fig3_latent_spectra_kl.pdf",
         png=shown(f"{F}/fig3_latent_spectra_kl.png", "fig3"),

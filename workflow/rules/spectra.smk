@@ -32,6 +32,7 @@ use rule proxy_features as video_proxy_features with:
         f"logs/{SCALE}/video_proxy_features.log",
     benchmark:
         f"benchmarks/{SCALE}/video_proxy_features.tsv"
+    priority: TABLES_PRIORITY
     params:
         data=config["video"]["data"],
         proxy=config["video"]["metrics"]["proxy"],
@@ -55,7 +56,7 @@ rule evaluate_ae:
         evaluation=lambda w: view(w.model)["eval"],
         device=config["device"],
         fd=lambda w: fd_of(w.model),
-    priority: SPINE_PRIORITY
+    priority: spine_priority("model")
     threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
@@ -103,7 +104,7 @@ rule rgb_video_spectrum:
         data=config["video"]["data"],
         models=config["video"]["models"],
         spectrum={**config["spectrum"], **config["video"]["spectrum"]},
-    priority: SPINE_PRIORITY
+    priority: TABLES_PRIORITY
     threads: THREADS
     resources:
         mem_mb=res("evaluate_ae", "mem_mb"),
@@ -131,7 +132,7 @@ rule collect_spectra:
         hf_exclude_dc=config["spectrum"]["hf_exclude_dc"],
         provenance={"scale": SCALE, "spectrum": config["spectrum"], "eval": config["eval"],
                     "video": {k: config["video"][k] for k in ("enabled", "data", "spectrum", "eval")}},
-    priority: SPINE_PRIORITY
+    priority: TABLES_PRIORITY
     localrule: True
     script:
         "../scripts/collect_spectra.py"

@@ -2,5 +2,5 @@ from diffusability.plots.spectra import fig2_channels
 from diffusability.smk import logged
 
 with logged(snakemake):
-    fig2_channels(snakemake.input[0], snakemake.params.kl_reference, list(snakemake.output),
-                  snakemake.params.log_amplitude)
+    i, p = snakemake.input, snakemake.params
+    fig2_channels(i.rgb, list(i.latents), p.kl_reference, list(snakemake.output), p.log_amplitude)

@@ -2,5 +2,5 @@ from diffusability.plots.spectra import fig3_kl
 from diffusability.smk import logged
 
 with logged(snakemake):
-    fig3_kl(snakemake.input[0], snakemake.params.channels_reference, list(snakemake.output),
-            snakemake.params.log_amplitude)
+    i, p = snakemake.input, snakemake.params
+    fig3_kl(i.rgb, list(i.latents), p.channels_reference, list(snakemake.output), p.log_amplitude)

@@ -1,8 +1,9 @@
 """Spectrum figures: Fig. 2 (bottleneck channels), Fig. 3 (KL weight), and the RGB-with-noise companion figure.
 
-Each takes the tidy spectra CSV, draws normalised amplitude against zigzag frequency index (the paper's axes),
-one line per setting, RGB as a black dashed reference, and writes the same figure as PDF and PNG. Lines average
-over seeds, with a band of one standard deviation when there are several.
+Each reads spectrum CSVs (Figs. 2 and 3 the per-AE ones of the vanilla grid, so they wait for no fine-tune), draws
+normalised amplitude against zigzag frequency index (the paper's axes), one line per setting, RGB as a black dashed
+reference, and writes the same figure as PDF and PNG. Lines average over seeds, with a band of one standard
+deviation when there are several.
 """
 from __future__ import annotations
 
@@ -54,22 +55,31 @@ def _fmt_kl(v: float) -> str:
     return "0" if v == 0 else f"{v:.0e}"
 
 
-def fig2_channels(spectra_csv: str, kl_reference: float, outputs: list[str], log_amplitude: bool = True) -> None:
+def read_spectra(rgb_csv: str, latent_csvs: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """RGB and vanilla-AE latent spectra from per-model spectrum CSVs (fine-tunes dropped if any are passed)."""
+    rgb = pd.read_csv(rgb_csv)
+    lat = pd.concat([pd.read_csv(f) for f in latent_csvs], ignore_index=True)
+    return rgb, lat[lat["variant"] == "vanilla"].copy()
+
+
+def fig2_channels(rgb_csv: str, latent_csvs: list[str], kl_reference: float, outputs: list[str],
+                  log_amplitude: bool = True) -> None:
     """Fig. 2: latent spectra of AEs with different bottleneck channel counts, beside RGB at the latent's size."""
-    df = pd.read_csv(spectra_csv)
-    lat = df[(df.model != "rgb") & (df.kl_weight == kl_reference)].copy()
+    rgb, lat = read_spectra(rgb_csv, latent_csvs)
+    lat = lat[lat.kl_weight == kl_reference]
     spectrum_plot(lat, "channels", "latent channels", f"Latent spectra vs bottleneck size (KL {_fmt_kl(kl_reference)})",
-                  outputs, log_amplitude, reference=df[df.model == "rgb"])
+                  outputs, log_amplitude, reference=rgb)
 
 
-def fig3_kl(spectra_csv: str, channels_reference: int, outputs: list[str], log_amplitude: bool = True) -> None:
+def fig3_kl(rgb_csv: str, latent_csvs: list[str], channels_reference: int, outputs: list[str],
+            log_amplitude: bool = True) -> None:
     """Fig. 3: latent spectra of AEs trained with different KL weights (same channel count), beside RGB."""
-    df = pd.read_csv(spectra_csv)
-    lat = df[(df.model != "rgb") & (df.channels == channels_reference)].copy()
+    rgb, lat = read_spectra(rgb_csv, latent_csvs)
+    lat = lat[lat.channels == channels_reference].copy()
     lat["kl"] = lat["kl_weight"].map(_fmt_kl)
     order = [_fmt_kl(v) for v in sorted(lat["kl_weight"].unique())]
     spectrum_plot(lat, "kl", "KL weight", f"Latent spectra vs KL weight ({channels_reference} channels)", outputs,
-                  log_amplitude, reference=df[df.model == "rgb"], order=order)
+                  log_amplitude, reference=rgb, order=order)
 
 
 def fig_rgb_noise(noise_csv: str, outputs: list[str], log_amplitude: bool = True) -> None:
