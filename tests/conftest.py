@@ -36,4 +36,4 @@ def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.Completed
 def pytest_collection_modifyitems(config, items):
     # The Slurm tests install and start a cluster; once Slurm's client is installed, snakemake's slurm plugin asks
     # `scontrol` for the configuration at every start, which waits ~9 s when no controller is up. Run them last.
-    items.sort(key=lambda item: item.nodeid.startswith("tests/test_slurm.py"))
+    items.sort(key=lambda item: item.path.name == "test_slurm.py")

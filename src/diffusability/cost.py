@@ -27,7 +27,7 @@ import yaml
 from scipy.optimize import nnls
 
 from .grid import VARIANT_SEP, video_view
-from .presets import AE_PRESETS, DIT_PRESETS, VIDEO_AE_PRESETS, video_time_compression
+from .presets import AE_PRESETS, DIT_PRESETS, VIDEO_AE_PRESETS, latent_frames
 from .workflow_config import SCALES, load_schema, resolve_config
 
 GPU_PEAK_FLOPS = 989e12     # H100 SXM dense bf16
@@ -77,7 +77,7 @@ def _dit_tokens(v: dict) -> int:
     side = v["data"]["resolution"] // v["ae"]["compression"] // 2
     if v.get("modality") != "video":
         return side ** 2
-    frames = 1 + (v["data"]["frames"] - 1) // video_time_compression(v["ae"]["preset"])
+    frames = latent_frames(v["data"]["frames"], VIDEO_AE_PRESETS[v["ae"]["preset"]].temporal)
     return side ** 2 * max(frames // v["dit"].get("patch_t", 1), 1)
 
 

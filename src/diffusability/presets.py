@@ -81,9 +81,12 @@ VIDEO_AE_PRESETS: dict[str, VideoAEPreset] = {
 }
 
 
-def video_time_compression(preset: str) -> int:
-    return VIDEO_AE_PRESETS[preset].temporal
+def latent_frames(frames: int, temporal: int) -> int:
+    """Latent frames of a causal video AE for a clip of `frames` frames (1 + k*temporal -> 1 + k)."""
+    if (frames - 1) % temporal:
+        raise ValueError(f"data.frames={frames} must be 1 + k*{temporal} for a causal AE with {temporal}x time "
+                         "compression")
+    return 1 + (frames - 1) // temporal
 
 
-__all__ = ["AEPreset", "AE_PRESETS", "DiTPreset", "DIT_PRESETS", "VideoAEPreset", "VIDEO_AE_PRESETS",
-           "video_time_compression"]
+__all__ = ["AEPreset", "AE_PRESETS", "DiTPreset", "DIT_PRESETS", "VideoAEPreset", "VIDEO_AE_PRESETS", "latent_frames"]

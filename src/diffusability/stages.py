@@ -101,9 +101,9 @@ def rgb_spectrum_stage(data: dict, compression: int, spectrum: dict, out_rgb: st
 def rgb_video_spectrum_stage(data: dict, models: list[dict], spectrum: dict, out_csv: str) -> None:
     """The RGB reference of each video AE: validation clips at its latent's size (model `rgb@<preset>`)."""
     from .analysis.spectra import rgb_video_spectrum
-    from .presets import video_time_compression
+    from .presets import VIDEO_AE_PRESETS
     dcfg, s = data_config(data), spectrum
-    frames = [rgb_video_spectrum(dcfg, int(m["compression"]), video_time_compression(m["preset"]), s["block"],
+    frames = [rgb_video_spectrum(dcfg, int(m["compression"]), VIDEO_AE_PRESETS[m["preset"]].temporal, s["block"],
                                  s["normalization"], s["num_images"], bool(s.get("time")))
               .assign(model=f"rgb@{m['preset']}", modality="video", preset=m["preset"], channels=3, seed=0,
                       variant="rgb") for m in models]

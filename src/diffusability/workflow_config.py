@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .presets import video_time_compression
+from .presets import VIDEO_AE_PRESETS
 
 SCALES = ("smoke", "tiny", "small", "paper")
 
@@ -59,7 +59,7 @@ def check_video(config: dict) -> None:
         raise ConfigError("config key video.data.root must name the video folder when video.data.name is videofolder")
     for i, m in enumerate(v["models"]):
         key = f"video.models[{i}]"
-        res, comp, t = int(data["resolution"]), int(m["compression"]), video_time_compression(m["preset"])
+        res, comp, t = int(data["resolution"]), int(m["compression"]), VIDEO_AE_PRESETS[m["preset"]].temporal
         if res % comp or (res // comp) % block or (res // comp) % 2:
             raise ConfigError(f"config key {key}.compression={comp}: video.data.resolution={res} must give an even "
                               f"latent size divisible by spectrum.block={block}")

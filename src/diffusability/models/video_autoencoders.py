@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from diffusers import AutoencoderKLCogVideoX, AutoencoderKLLTXVideo
 
-from ..presets import VIDEO_AE_PRESETS
+from ..presets import VIDEO_AE_PRESETS, latent_frames
 
 
 VIDEO_AE_CLASSES = {"cogvideox": AutoencoderKLCogVideoX, "ltx": AutoencoderKLLTXVideo}
@@ -33,14 +33,6 @@ def build_video_autoencoder(preset: str, latent_channels: int, compression: int)
             latent_channels=int(latent_channels), down_block_types=("CogVideoXDownBlock3D",) * n,
             up_block_types=("CogVideoXUpBlock3D",) * n, temporal_compression_ratio=p.temporal, **p.kwargs)
     return AutoencoderKLLTXVideo(latent_channels=int(latent_channels), **p.kwargs)
-
-
-def latent_frames(frames: int, temporal: int) -> int:
-    """Latent frames of a causal video AE for a clip of `frames` frames (1 + k*temporal -> 1 + k)."""
-    if (frames - 1) % temporal:
-        raise ValueError(f"data.frames={frames} must be 1 + k*{temporal} for a causal AE with {temporal}x time "
-                         "compression")
-    return 1 + (frames - 1) // temporal
 
 
 def preset_of(ae) -> tuple[str, int, int]:
