@@ -166,7 +166,7 @@ def _kernel():
             return None
         proto = ctypes.CFUNCTYPE(None, ctypes.c_void_p, *[ctypes.c_int64] * 5, ctypes.c_void_p, ctypes.c_int32)
         fn = proto(engine.get_function_address("dct8_sums"))
-        fn.engine = engine  # the engine owns the machine code: keep it alive as long as the function
+        fn.keep_alive = (engine, machine)  # they own the machine code: keep them as long as the function
         return fn
 
 
