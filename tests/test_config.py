@@ -52,3 +52,17 @@ def test_paper_scale_dag_dry_run(wf):
     assert counts == {"train_ae": "8", "finetune_se": "14",
                       "evaluate_ae": "24", "import_pretrained": "2", "train_dit": "9"}
     assert "runtime=240" in out  # the fine-tunes carry their paper-scale estimate
+
+
+def test_spectral_figures_wait_for_the_vanilla_grid_only(wf):
+    # Figs. 2, 3 and RGB noise come first in the default run: their DAG is the vanilla image grid and RGB, no
+    # fine-tune, no video AE, no merged table.
+    figs = [f"paper_figures/tiny/{f}.png" for f in ("fig2_latent_spectra_channels", "fig3_latent_spectra_kl",
+                                                    "fig_rgb_noise")]
+    proc = snakemake(wf, "-n", *figs)
+    assert proc.returncode == 0, proc.stderr
+    stats = (proc.stdout + proc.stderr).split("Job stats:", 1)[1].split("total", 1)[0]
+    counts = {r[0]: int(r[1]) for r in map(str.split, stats.splitlines()) if len(r) == 2 and r[1].isdigit()}
+    assert counts.pop("train_ae") == counts.pop("evaluate_ae") == 8  # 5 channel counts + 3 more KL weights
+    assert counts == {"dataset_manifest": 1, "proxy_features": 1, "rgb_spectrum": 1,
+                      "fig2_latent_spectra_channels": 1, "fig3_latent_spectra_kl": 1, "fig_rgb_noise": 1}
