@@ -92,7 +92,9 @@ def test_fused_profile_matches_scipy_and_torch(shape):
     for norm in ("dc_mean", "none", "dc_block"):
         f, t = frequency_profile(x, 8, norm, backend="fused"), frequency_profile(x, 8, norm, backend="torch")
         for key in ("amplitude", "energy"):
-            np.testing.assert_allclose(f[key].numpy(), t[key].numpy(), rtol=1e-5, err_msg=f"{norm} {key}")
+            # float32 rounding, relative to the profile's scale (a single block has near-empty bins)
+            np.testing.assert_allclose(f[key].numpy(), t[key].numpy(), rtol=1e-5, atol=1e-6 * float(t[key].max()),
+                                       err_msg=f"{norm} {key}")
 
 
 @needs_fused

@@ -12,8 +12,9 @@ run chunks in parallel. Results are bitwise repeatable whatever the thread count
 each chunk is summed by one thread in a fixed order, and the chunk sums are added in float64 in chunk order.
 
 Layout: an input (..., H, W) is viewed as (rows, W); strip s is image rows 8s..8s+7 (H % 8 == 0, so strips never
-straddle two images) and block (s, b) its columns 8b..8b+7. Per block: Y = D X (lanes = column j), then for each
-output row k1 the lanes are re-spread as C[k1, :] = sum_j Y[k1, j] D[:, j] (lanes = k2).
+straddle two images) and block (s, b) its columns 8b..8b+7. Per block, with vector lanes = the column frequency k2:
+Z[r, :] = sum_j X[r, j] D[:, j] (each pixel broadcast straight from memory), then C[k1, :] = sum_r D[k1, r] Z[r, :]
+(the D[k1, r] splats are constants), so no lane shuffles are needed.
 """
 from __future__ import annotations
 
@@ -91,21 +92,21 @@ def kernel_ir(d: np.ndarray) -> str:
         "  %base = add i64 %sbase, %col",
     ]
     e = lines.append
-    for r in range(BLOCK):  # the block's rows, one vector each
+    for r in range(BLOCK):  # Z[r, :] = sum_j X[r, j] D[:, j]: each pixel broadcast from memory, lanes = k2
         e(f"  %wr{r} = mul i64 %W, {r}")
         e(f"  %o{r} = add i64 %base, %wr{r}")
-        e(f"  %p{r} = getelementptr float, ptr %x, i64 %o{r}")
-        e(f"  %R{r} = load {_V}, ptr %p{r}, align 4")
-    for k1 in range(BLOCK):  # Y[k1, :] = sum_r D[k1, r] X[r, :]
-        e(f"  %Y{k1}_0 = fmul {_V} {_vec([d[k1, 0]] * 8)}, %R0")
-        for r in range(1, BLOCK):
-            e(f"  %Y{k1}_{r} = " + _fma(_vec([d[k1, r]] * 8), f"%R{r}", f"%Y{k1}_{r - 1}"))
-    for k1 in range(BLOCK):  # C[k1, :] = sum_j Y[k1, j] D[:, j]
         for j in range(BLOCK):
-            splat = ", ".join([f"i32 {j}"] * 8)
-            e(f"  %S{k1}_{j} = shufflevector {_V} %Y{k1}_7, {_V} poison, <8 x i32> <{splat}>")
-            e(f"  %C{k1}_0 = fmul {_V} %S{k1}_0, {_vec(d[:, 0])}" if j == 0 else
-              f"  %C{k1}_{j} = " + _fma(f"%S{k1}_{j}", _vec(d[:, j]), f"%C{k1}_{j - 1}"))
+            e(f"  %o{r}_{j} = add i64 %o{r}, {j}")
+            e(f"  %p{r}_{j} = getelementptr float, ptr %x, i64 %o{r}_{j}")
+            e(f"  %x{r}_{j} = load float, ptr %p{r}_{j}, align 4")
+            e(f"  %xi{r}_{j} = insertelement {_V} poison, float %x{r}_{j}, i64 0")
+            e(f"  %X{r}_{j} = shufflevector {_V} %xi{r}_{j}, {_V} poison, <8 x i32> zeroinitializer")
+            e(f"  %Z{r}_0 = fmul {_V} %X{r}_0, {_vec(d[:, 0])}" if j == 0 else
+              f"  %Z{r}_{j} = " + _fma(f"%X{r}_{j}", _vec(d[:, j]), f"%Z{r}_{j - 1}"))
+    for k1 in range(BLOCK):  # C[k1, :] = sum_r D[k1, r] Z[r, :]
+        e(f"  %C{k1}_0 = fmul {_V} {_vec([d[k1, 0]] * 8)}, %Z0_7")
+        for r in range(1, BLOCK):
+            e(f"  %C{k1}_{r} = " + _fma(_vec([d[k1, r]] * 8), f"%Z{r}_7", f"%C{k1}_{r - 1}"))
     e(f"  %dc = extractelement {_V} %C0_7, i64 0")  # per-block normalisation: 1 / max(|c_0|, 1e-6)
     e("  %dca = call float @llvm.fabs.f32(float %dc)")
     e(f"  %dcm = call float @llvm.maxnum.f32(float %dca, float {_flt(1e-6)})")
