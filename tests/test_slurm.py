@@ -112,12 +112,16 @@ def test_requeued_submitit_training_resumes_to_the_same_weights(slurm, tmp_path)
         assert time.time() < deadline and job.state not in ("FAILED", "COMPLETED"), job.state
         time.sleep(0.05)
     subprocess.run(["scontrol", "requeue", job.job_id], check=True)
-    # A requeued job waits ~2 minutes before it may start again; a test need not.
-    for _ in range(60):
-        time.sleep(0.5)
-        if subprocess.run(["scontrol", "update", f"JobId={job.job_id}", "StartTime=now"],
-                          capture_output=True).returncode == 0 and job.state != "RUNNING":
+    # A requeued job waits ~2 minutes before it may start again; a test need not. Ask Slurm (not submitit's
+    # cached state) until the job is pending again, then move its start to now.
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        state = subprocess.run(["squeue", "-h", "-j", job.job_id, "-o", "%T"], capture_output=True,
+                               text=True).stdout.strip()
+        if state == "PENDING" and subprocess.run(["scontrol", "update", f"JobId={job.job_id}", "StartTime=now"],
+                                                 capture_output=True).returncode == 0:
             break
+        time.sleep(0.5)
     job.result()  # waits for the requeued run to finish
     log = Path(job.paths.stdout).read_text() + Path(job.paths.stderr).read_text()
     assert "resumed from step" in log, log[-3000:]
