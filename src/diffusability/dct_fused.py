@@ -183,14 +183,13 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 def profile_sums(x: torch.Tensor, per_block: bool = False, threads: int | None = None) -> tuple[torch.Tensor, ...]:
     """Per-frequency sums over all 8 x 8 blocks of x (..., H, W) on the CPU, in zigzag order, as float64:
     (sum |c_k| (over |c_0| per block when per_block), sum c_k^2, number of blocks)."""
-    from .dct import zigzag_order
+    from .dct import _check_blocks, zigzag_order
     fn = _kernel()
     if fn is None:
         raise RuntimeError("the fused block-DCT kernel is unavailable on this machine")
+    _check_blocks(x, BLOCK)
     arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
-    h, w = arr.shape[-2:]
-    if h % BLOCK or w % BLOCK:
-        raise ValueError(f"spatial size {h}x{w} is not divisible by the DCT block size {BLOCK}")
+    w = arr.shape[-1]
     nstrips = arr.size // (BLOCK * w)
     chunk = max(1, _BLOCKS_PER_CHUNK // (w // BLOCK))
     nchunks = -(-nstrips // chunk)

@@ -67,12 +67,15 @@ CLUSTER = {k: v for k, v in {
 # then the diffusion chain.
 SPINE_PRIORITY = 10
 TABLES_PRIORITY = 5
-SPINE_RUNS = frozenset(r["model"] for r in ae_grid(config))
+VANILLA_GRID = ae_grid(config)  # the AEs trained from scratch: what Figs. 2 and 3 plot
+SPINE_RUNS = frozenset(r["model"] for r in VANILLA_GRID)
 
 
 def spine_priority(wildcard):
     """Priority of a job of a rule that serves every AE: the spine's when the run named by `wildcard` is in it."""
     return lambda w: SPINE_PRIORITY if w[wildcard] in SPINE_RUNS else TABLES_PRIORITY
+
+
 THREADS = config["threads"]  # fixed per scale, not workflow.cores: part of what makes CPU results bitwise repeatable
 
 

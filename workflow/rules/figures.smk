@@ -1,5 +1,6 @@
-# Figures and rendered tables. These rules read only CSVs under results/<scale>/ (Figs. 2 and 3 the per-AE ones). Which of them make up
-# all_figures / all_tables, and their report captions, come from the paper map (config/paper_map.yaml).
+# Figures and rendered tables. These rules read only CSVs under results/<scale>/ (Figs. 2 and 3 the per-AE ones).
+# Which of them make up all_figures / all_tables, and their report captions, come from the paper map
+# (config/paper_map.yaml).
 from dataclasses import asdict
 
 from diffusability.paper_map import items_of, load_paper_map
@@ -21,7 +22,7 @@ def paper_item(item):
 def vanilla_spectra(key, value):
     """Per-AE spectrum CSVs of the vanilla grid at one setting: Figs. 2 and 3 wait for these AEs only, not for the
     fine-tunes and video AEs that spectra.csv also holds."""
-    return [f"{R}/eval/{r['model']}/spectrum.csv" for r in ae_grid(config) if r[key] == value]
+    return [f"{R}/eval/{r['model']}/spectrum.csv" for r in VANILLA_GRID if r[key] == value]
 
 
 rule fig2_latent_spectra_channels:
