@@ -48,9 +48,12 @@ def test_killed_training_resumes_bitwise(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "ae").exists(), "the run was meant to die before finishing"
+    logged = list(pd.read_csv(out / "train_log.csv")["step"])  # every row logged before the kill is on disk
+    assert logged == list(range(1, len(logged) + 1)) and len(logged) >= 6, logged
 
     rerun = subprocess.run(_cli(out, steps), check=True, capture_output=True, text=True, timeout=300)
     assert "resumed from step" in rerun.stdout
+    assert list(pd.read_csv(out / "train_log.csv")["step"]) == list(range(1, steps + 1))
     a = load_file(tmp_path / "straight" / "ae" / "diffusion_pytorch_model.safetensors")
     b = load_file(out / "ae" / "diffusion_pytorch_model.safetensors")
     assert a.keys() == b.keys()
@@ -84,3 +87,28 @@ def test_a_crashed_run_resumes_from_its_checkpoint(tmp_path, capsys):
     train_autoencoder(compose_run_config("train_ae", args))
     assert "resumed from step 2" in capsys.readouterr().out
     assert list(pd.read_csv(tmp_path / "train_log.csv")["step"]) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("damaged", ["model.safetensors", "optim.pt"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys, damaged):
+    args = [f"out_dir={tmp_path}", "optim.steps=5", "optim.checkpoint_every=2", "optim.keep_checkpoints=2", *FAST]
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_autoencoder(compose_run_config("train_ae", args), regularisers=[_crash_at(4)])
+    newest = tmp_path / "checkpoints" / "step_00000004"
+    with open(newest / damaged, "r+b") as f:  # a write cut short: the file ends halfway
+        f.truncate(f.seek(0, 2) // 2)
+    train_autoencoder(compose_run_config("train_ae", args))
+    out = capsys.readouterr().out
+    assert "cannot be read" in out and "resumed from step 2" in out
+    assert list(pd.read_csv(tmp_path / "train_log.csv")["step"]) == [1, 2, 3, 4, 5]
+
+
+def test_a_diverged_training_stops_before_writing_weights(tmp_path):
+    from diffusability.train.guard import DivergenceError
+    args = [f"out_dir={tmp_path}", "optim.steps=6", "optim.checkpoint_every=2", "optim.lr=1e6",
+            "settings_key=ae", *FAST]
+    with pytest.raises(DivergenceError, match=r"not finite at step \d+ \(loss=.*ae\.lr"):
+        train_autoencoder(compose_run_config("train_ae", args))
+    assert not (tmp_path / "ae").exists()
+    for ckpt in (tmp_path / "checkpoints").glob("step_*"):  # any checkpoint written holds finite weights only
+        assert all(torch.isfinite(t).all() for t in load_file(ckpt / "model.safetensors").values()), ckpt

@@ -220,10 +220,15 @@ def _common_overrides(config: dict, meta: dict, out_dir: str, threads: int) -> l
     return ov + [f"data.{k}={_hydra_value(v)}" for k, v in data_settings(config).items()]
 
 
+def _section(config: dict, image_key: str, video_key: str) -> str:
+    """The workflow config section a run's optimiser settings come from (named when its training diverges)."""
+    return f"settings_key={video_key if _modality(config) == 'video' else image_key}"
+
+
 def ae_overrides(config: dict, meta: dict, out_dir: str, threads: int) -> list[str]:
     """Overrides that turn config/hydra/train_ae.yaml into this vanilla run's config (training from scratch)."""
     ae = config["ae"]
-    ov = _common_overrides(config, meta, out_dir, threads) + [
+    ov = _common_overrides(config, meta, out_dir, threads) + [_section(config, "ae", "video"),
         f"optim={ae['optim']}", f"optim.steps={ae['steps']}", f"optim.batch_size={ae['batch_size']}",
         f"optim.lr={ae['lr']}", f"optim.checkpoint_every={ae['checkpoint_every']}",
         f"loss.kl_weight={meta['kl_weight']}"]
@@ -235,7 +240,7 @@ def finetune_overrides(config: dict, meta: dict, out_dir: str, base_dir: str, th
     ae, se = config["ae"], config["se"]
     kl = meta["kl_weight"] if meta["kl_weight"] is not None else se["pretrained_kl_weight"]
     ov = _common_overrides(config, meta, out_dir, threads) + [
-        f"optim={ae['optim']}", f"optim.steps={se['steps']}", f"optim.batch_size={ae['batch_size']}",
+        _section(config, "se", "video.se"), f"optim={ae['optim']}", f"optim.steps={se['steps']}", f"optim.batch_size={ae['batch_size']}",
         f"optim.lr={se['lr']}", f"optim.warmup_steps={se['warmup_steps']}",
         f"optim.checkpoint_every={se['checkpoint_every']}", f"loss.kl_weight={kl}",
         f"init_from={base_dir}/ae",
@@ -284,7 +289,8 @@ def dit_overrides(config: dict, meta: dict, out_dir: str, latents: str, threads:
           f"latent_norm={d['latent_norm']}", f"precision={d['precision']}", f"compile={d['compile']}",
           f"flow.label_dropout={d['label_dropout']}", f"optim.steps={d['steps']}",
           f"optim.batch_size={d['batch_size']}", f"optim.lr={d['lr']}", f"optim.ema_decay={d['ema_decay']}",
-          f"optim.checkpoint_every={d['checkpoint_every']}", f"snapshots={_hydra_value(d['eval_steps'])}"]
+          f"optim.checkpoint_every={d['checkpoint_every']}", f"snapshots={_hydra_value(d['eval_steps'])}",
+          _section(config, "dit", "video.dit")]
     if "patch_t" in d:
         ov.append(f"model.patch_t={d['patch_t']}")
     return ov + list(d.get("overrides", []))

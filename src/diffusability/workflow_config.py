@@ -27,6 +27,54 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _resolve_ref(schema: dict, root: dict) -> dict:
+    while "$ref" in schema:  # local JSON pointers only ("#/$defs/posint", "#/properties/dit/properties/lr")
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def _allows_string(schema: dict, root: dict) -> bool:
+    schema = _resolve_ref(schema, root)
+    if "anyOf" in schema or "oneOf" in schema:
+        return any(_allows_string(s, root) for s in schema.get("anyOf", schema.get("oneOf")))
+    if "enum" in schema:
+        return any(isinstance(v, str) for v in schema["enum"])
+    types = schema.get("type")
+    return types is None or "string" in ([types] if isinstance(types, str) else types)
+
+
+def _parse_scalar(text: str):
+    """A command-line scalar as YAML reads it, with the numbers YAML 1.1 leaves as text ("1e-4") read as floats."""
+    value = yaml.safe_load(text) if text.strip() else None
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def coerce_types(value, schema: dict, root: dict | None = None):
+    """Snakemake hands nested `--config` values over as text (`seeds=[0, 1]` gives ['0', '1']), and YAML reads
+    `1e-4` as text too. Read text as YAML wherever the schema does not take text there; everything else is kept."""
+    root = schema if root is None else root
+    schema = _resolve_ref(schema, root)
+    if isinstance(value, str) and not _allows_string(schema, root):
+        parsed = _parse_scalar(value)
+        return value if isinstance(parsed, str) else coerce_types(parsed, schema, root)
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [coerce_types(v, items, root) for v in value] if isinstance(items, dict) else value
+    if isinstance(value, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {k: coerce_types(v, props[k], root) if k in props
+                else coerce_types(v, extra, root) if isinstance(extra, dict) else v for k, v in value.items()}
+    return value
+
+
 def _key_path(path) -> str:
     out = ""
     for p in path:
@@ -47,7 +95,12 @@ def check_against_schema(config: dict, schema: dict) -> None:
     if err.validator == "enum":
         raise ConfigError(f"config key {_key_path(err.absolute_path)} is {err.instance!r}, "
                           f"but must be one of {', '.join(map(str, err.validator_value))}")
-    raise ConfigError(f"config key {_key_path(err.absolute_path)}: {err.message}")
+    key = _key_path(err.absolute_path)
+    if err.validator == "uniqueItems":  # duplicates would name the same run twice and be counted twice
+        raise ConfigError(f"config key {key} is {err.instance!r}, but must list each entry once")
+    if err.validator == "contains" and "const" in err.validator_value:
+        raise ConfigError(f"config key {key} is {err.instance!r}, but must contain {err.validator_value['const']}")
+    raise ConfigError(f"config key {key}: {err.message}")
 
 
 def check_video(config: dict) -> None:
@@ -129,6 +182,7 @@ def resolve_config(base: dict, config_dir: str | Path, user_overrides: dict | No
     merged = deep_merge(deep_merge(base, overlay), user_overrides)
     merged["scale"] = scale
     if schema is not None:
+        merged = coerce_types(merged, schema)
         check_against_schema(merged, schema)
     check_semantics(merged)
     return merged

@@ -31,8 +31,9 @@ from ..data import StepBatchSampler, build_dataset
 from ..models.autoencoders import autoencoder_from_config
 from ..provenance import atomic_write, write_provenance
 from ..se import ScaleEquivariance
-from .checkpoint import EMA, latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import EMA, resume_latest, save_checkpoint
 from .distributed import barrier, global_noise, is_main, optimizer_step, setup_distributed
+from .guard import FiniteGuard
 from .losses import ReconstructionLoss, kl_per_pixel
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class _LogWriter:
 
     def write(self, row: dict) -> None:
         self.w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        self.f.flush()  # a killed job keeps every row it logged (a resume then keeps those up to its checkpoint)
 
     def close(self) -> None:
         self.f.close()
@@ -106,18 +108,6 @@ def config_fingerprint(cfg: DictConfig) -> str:
     c = OmegaConf.to_container(cfg, resolve=True)
     c.pop("out_dir", None)
     return hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def find_resume_checkpoint(ckpt_dir: Path, fingerprint: str) -> Path | None:
-    """The newest checkpoint of this exact config; checkpoints of another config are discarded, not resumed."""
-    ckpt = latest_checkpoint(ckpt_dir)
-    if ckpt is None:
-        return None
-    if json.loads((ckpt / "state.json").read_text()).get("config_fingerprint") != fingerprint:
-        log.warning("checkpoints in %s belong to a different config; starting from scratch", ckpt_dir)
-        shutil.rmtree(ckpt_dir)
-        return None
-    return ckpt
 
 
 def load_init_autoencoder(init_from: str | Path, model_cfg):
@@ -169,13 +159,8 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
     opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=float(oc.lr),
                             betas=tuple(oc.betas), weight_decay=float(oc.weight_decay))
     ema = EMA(ae, float(oc.ema_decay))
-    start = 0
     fingerprint = config_fingerprint(cfg)
-    ckpt = find_resume_checkpoint(out / "checkpoints", fingerprint)
-    if ckpt is not None:
-        start = load_checkpoint(ckpt, ae, ema, opt)["step"]
-        log.info("resuming from checkpoint %s at step %d", ckpt, start)
-        print(f"resumed from step {start}", flush=True)
+    start = resume_latest(out / "checkpoints", fingerprint, ae, ema, opt)
     total = int(oc.steps)
     if int(oc.batch_size) % world:
         raise ValueError(f"optim.batch_size={oc.batch_size} is not divisible by the {world} ranks of this job")
@@ -194,6 +179,7 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
     logw = _LogWriter(out / "train_log.csv" if main else Path(os.devnull), start)
     bar = tqdm(total=total, initial=start, desc=f"train {out.name}", mininterval=2.0, dynamic_ncols=True,
                disable=not main)
+    guard = FiniteGuard(cfg.get("settings_key", "optim"), world)
     tic = time.perf_counter()
     try:
         for step, (x, _) in zip(range(start, total), loader):
@@ -216,9 +202,11 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
                     reg_loss, reg_metrics = reg(ae=ae, x=x, z=z, step=step, recon_loss=recon_loss)
                     loss = loss + reg_loss
                     metrics.update(reg_metrics)
+            guard.observe(step, {"loss": loss, **terms, "kl": kl})
             optimizer_step(loss, list(ae.parameters()), opt, ema, step, world, oc.get("grad_clip"))
             done = step + 1
             if done % int(oc.log_every) == 0 or done == total:
+                guard.check()
                 now = time.perf_counter()
                 row = {"step": done, "loss": loss.item(), "kl": kl.item(), "lr": lr,
                        "sec_per_step": (now - tic) / max(1, done - bar.n), **{k: v.item() for k, v in terms.items()},
@@ -227,12 +215,15 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
                 bar.set_postfix(loss=f"{row['loss']:.4f}", kl=f"{row['kl']:.3g}", refresh=False)
                 bar.update(done - bar.n)
                 tic = now
+            if done % int(oc.checkpoint_every) == 0 and done < total:
+                guard.check()
             if done % int(oc.checkpoint_every) == 0 and done < total and main:
                 save_checkpoint(out / "checkpoints", done, ae, ema, opt, keep=int(oc.keep_checkpoints),
                                 extra={"config_fingerprint": fingerprint})
     finally:
         bar.close()
         logw.close()
+    guard.check()
     ema.copy_to(ae)
     final = out / "ae"
     if main:

@@ -19,9 +19,10 @@ from tqdm import tqdm
 from ..diffusion.flow import flow_loss
 from ..generation.latents import load_latents, normalisation
 from ..models.dit import build_dit, dit_forward, null_class
-from .ae import _LogWriter, config_fingerprint, find_resume_checkpoint, save_final, start_run, step_generator
-from .checkpoint import EMA, load_checkpoint, save_checkpoint
+from .ae import _LogWriter, config_fingerprint, save_final, start_run, step_generator
+from .checkpoint import EMA, resume_latest, save_checkpoint
 from .distributed import barrier, is_main, optimizer_step
+from .guard import FiniteGuard
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,7 @@ def train_dit(cfg: DictConfig) -> Path:
                            weight_decay=float(oc.weight_decay))
     ema = EMA(model, float(oc.ema_decay))
     fingerprint = config_fingerprint(cfg)
-    start = 0
-    ckpt = find_resume_checkpoint(out / "checkpoints", fingerprint)
-    if ckpt is not None:
-        start = load_checkpoint(ckpt, model, ema, opt)["step"]
-        print(f"resumed from step {start}", flush=True)
+    start = resume_latest(out / "checkpoints", fingerprint, model, ema, opt)
     net = torch.compile(model) if cfg.get("compile") else model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.get("precision") == "bf16")
     total, snapshots = int(oc.steps), {int(s) for s in cfg.snapshots if int(s) <= int(oc.steps)} | {int(oc.steps)}
@@ -89,6 +86,7 @@ def train_dit(cfg: DictConfig) -> Path:
     logw = _LogWriter(out / "train_log.csv" if main else Path(os.devnull), start, ("step", "loss", "lr", "sec_per_step"))
     bar = tqdm(total=total, initial=start, desc=f"dit {out.name}", mininterval=2.0, dynamic_ncols=True,
                disable=not main)
+    guard = FiniteGuard(cfg.get("settings_key", "optim"), world)
     tic = time.perf_counter()
     try:
         for step in range(start, total):
@@ -101,8 +99,12 @@ def train_dit(cfg: DictConfig) -> Path:
             x = ((latents[idx].to(device) - mean) / std)
             with autocast:
                 loss = flow_loss(velocity, x, y.to(device), gen, float(fc.t_mean), float(fc.t_std), rank, world)
+            guard.observe(step, {"loss": loss})
             optimizer_step(loss, list(model.parameters()), opt, ema, step, world, oc.get("grad_clip"))
             done = step + 1
+            if done % int(oc.log_every) == 0 or done == total or done in snapshots \
+                    or done % int(oc.checkpoint_every) == 0:
+                guard.check()  # before any snapshot, checkpoint or log row of a diverged run
             if done % int(oc.log_every) == 0 or done == total:
                 now = time.perf_counter()
                 logw.write({"step": done, "loss": loss.item(), "lr": float(oc.lr),
@@ -118,6 +120,7 @@ def train_dit(cfg: DictConfig) -> Path:
     finally:
         bar.close()
         logw.close()
+    guard.check()
     ema.copy_to(model)
     final = out / "dit"
     if main:
