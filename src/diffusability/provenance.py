@@ -40,12 +40,23 @@ def provenance(config: dict | None = None, seed: int | None = None) -> dict:
     return {"git_commit": git_commit(), "seed": seed, "versions": package_versions(), "config": config}
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write_fn, mode: str = "w") -> Path:
-    """Write via `write_fn(fileobj)` to a temporary file beside `path`, then rename: readers never see half a file."""
+    """Write via `write_fn(fileobj)` to a temporary file beside `path`, then rename: readers never see half a file.
+
+    The file gets the permissions any new file of the user gets (0666 less the umask): mkstemp's private 0600
+    would hide results from lab-mates on a shared cluster filesystem.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as f:
             write_fn(f)
         os.replace(tmp, path)

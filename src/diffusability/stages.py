@@ -12,7 +12,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from .grid import RUN_KEYS
-from .provenance import atomic_write, write_csv, write_json, write_provenance
+from .provenance import atomic_write, write_csv, write_json
 from .runconfig import compose_run_config
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,10 @@ def erasure_stage(run_dirs: dict[str, str], meta: dict, erasure: dict, latent_bl
 
 
 def collect_stage(spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], hf_exclude_dc: bool,
-                  out_spectra: str, out_hf: str, out_recon: str, provenance: dict,
+                  out_spectra: str, out_hf: str, out_recon: str,
                   video_spectra_csvs: list[str] = (), video_rgb_csv: str | None = None,
                   out_video_spectra: str | None = None) -> None:
-    """Merge per-run CSVs into the tidy tables under results/<scale>/ (with a provenance sidecar each).
+    """Merge per-run CSVs into the tidy tables under results/<scale>/.
 
     spectra.csv holds the image spectra, video_spectra.csv the video ones (per frame and along time); hf_energy.csv
     and reconstruction.csv hold both modalities (column `modality`). reconstruction.csv also carries each AE's
@@ -132,19 +132,15 @@ def collect_stage(spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], 
     from .analysis.spectra import hf_share_table
     spectra = pd.concat([pd.read_csv(f) for f in [rgb_csv, *spectra_csvs]], ignore_index=True)
     write_csv(out_spectra, spectra)
-    outs = [out_spectra, out_hf, out_recon]
     if out_video_spectra is not None:
         video = pd.concat([pd.read_csv(f) for f in [video_rgb_csv, *video_spectra_csvs]], ignore_index=True)
         write_csv(out_video_spectra, video)
         spectra = pd.concat([spectra, video], ignore_index=True)
-        outs.append(out_video_spectra)
     hf = hf_share_table(spectra, hf_exclude_dc, RUN_KEYS)[RUN_KEYS + ["hf_share"]]
     write_csv(out_hf, hf)
     recon = pd.concat([pd.read_csv(f) for f in recon_csvs], ignore_index=True)
     recon = recon.merge(hf[["model", "hf_share"]], on="model", how="left")
     write_csv(out_recon, recon)
-    for out in outs:
-        write_provenance(Path(out).with_suffix(".provenance.json"), provenance)
 
 
 def merge_csvs_stage(inputs: list[str], out_csv: str) -> None:

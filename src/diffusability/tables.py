@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from .provenance import atomic_write
+from .tidy import read_tidy
 
 
 def render_table(df: pd.DataFrame, out_md: str | Path, out_tex: str | Path, caption: str,
@@ -32,9 +33,9 @@ def _mean_sd(df: pd.DataFrame, keys: list[str], cols: list[str]) -> pd.DataFrame
 
 def hf_energy_table(hf_csv: str, recon_csv: str, out_md: str, out_tex: str) -> None:
     """Per vanilla AE: latent HF-energy share (with RGB's for reference), PSNR and SSIM, averaged over seeds."""
-    hf = of_modality(pd.read_csv(hf_csv), "image")
+    hf = of_modality(read_tidy(hf_csv, "hf"), "image")
     hf = hf[hf.variant.isin(["vanilla", "rgb"])]
-    rec = of_modality(pd.read_csv(recon_csv), "image")
+    rec = of_modality(read_tidy(recon_csv, "reconstruction"), "image")
     rec = rec[rec.variant == "vanilla"]
     keys = ["preset", "channels", "kl_weight"]
     table = _mean_sd(hf, keys, ["hf_share"]).merge(
@@ -62,7 +63,7 @@ def variants_summary(recon: pd.DataFrame) -> pd.DataFrame:
 
 def reconstruction_table(recon_csv: str, out_md: str, out_tex: str) -> None:
     """Every AE variant: reconstruction quality, latent HF share and the latent statistics used by diffusion."""
-    render_table(variants_summary(pd.read_csv(recon_csv)), out_md, out_tex,
+    render_table(variants_summary(read_tidy(recon_csv, "reconstruction")), out_md, out_tex,
                  "Reconstruction and latent statistics of every autoencoder variant")
 
 
@@ -98,7 +99,7 @@ ABLATION_CAPTIONS = {
 
 def ablation_table(recon_csv: str, kind: str, ref: dict, out_csv: str, out_md: str, out_tex: str) -> None:
     from .provenance import write_csv
-    table = ablation_rows(variants_summary(of_modality(pd.read_csv(recon_csv), "image")), kind, ref)
+    table = ablation_rows(variants_summary(of_modality(read_tidy(recon_csv, "reconstruction"), "image")), kind, ref)
     write_csv(out_csv, table)
     render_table(table, out_md, out_tex, ABLATION_CAPTIONS[kind])
 
@@ -111,7 +112,7 @@ def main_table(generation_csv: str, modality: str, out_csv: str, out_md: str, ou
     Scores average over DiT seeds; `value_sd` is their standard deviation (NaN with a single seed).
     """
     from .provenance import write_csv
-    df = of_modality(pd.read_csv(generation_csv), modality)
+    df = of_modality(read_tidy(generation_csv, "generation"), modality)
     final = df[df.step == df.groupby("dit_run").step.transform("max")]
     keys = ["base", "ae", "channels", "kl_weight", "dit", "variant", "se_weight", "metric"]
     g = final.groupby(keys, dropna=False, sort=False)
@@ -123,7 +124,7 @@ def main_table(generation_csv: str, modality: str, out_csv: str, out_md: str, ou
     ref = table.set_index(["base", "dit", "metric"]).index.map(vanilla.get)
     table["rel_change_vs_vanilla"] = table["value"] / pd.Series(ref, index=table.index, dtype=float) - 1.0
     if recon_csv is not None:
-        rec = of_modality(pd.read_csv(recon_csv), modality)
+        rec = of_modality(read_tidy(recon_csv, "reconstruction"), modality)
         cols = [c for c in ("psnr", "ssim", "lpips", "rfvd", "rfvd_proxy", "rfid", "rfid_proxy", "hf_share")
                 if c in rec and rec[c].notna().any()]
         table = table.merge(rec[["model", *cols]].rename(columns={"model": "ae"}), on="ae", how="left")

@@ -3,6 +3,7 @@ import os
 
 from diffusability.grid import (RUN_KEYS, ae_grid, ae_overrides, all_runs, finetune_overrides, main_variants,
                                 pretrained_run, run_meta, se_grid, video_runs, view_of)
+from diffusability.checks import check_config_files, check_overrides
 from diffusability.workflow_config import ConfigError, load_schema, resolve_config
 
 try:
@@ -10,12 +11,23 @@ try:
         config, "config", workflow.config_settings.overwrite_config,
         load_schema(workflow.source_path("../schemas/config.schema.yaml")),
     )
+    check_overrides(_resolved)  # the Hydra override lists compose (a typo there would fail only inside a job)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 config.clear()
 config.update(_resolved)
 # snakemake's own validator too (it also fills schema defaults).
 validate(config, "../schemas/config.schema.yaml")
+
+
+onstart:
+    # The files, override lists and device the config names: checked before any job, but not in a dry run (the
+    # paper overlay's placeholder paths must not stop planning).
+    try:
+        check_config_files(config, local_exec=workflow.local_exec)
+    except ConfigError as err:
+        raise WorkflowError(str(err)) from None
+
 
 SCALE = config["scale"]
 R = f"{config['results_dir']}/{SCALE}"

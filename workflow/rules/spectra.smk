@@ -130,8 +130,6 @@ rule collect_spectra:
         f"logs/{SCALE}/collect_spectra.log",
     params:
         hf_exclude_dc=config["spectrum"]["hf_exclude_dc"],
-        provenance={"scale": SCALE, "spectrum": config["spectrum"], "eval": config["eval"],
-                    "video": {k: config["video"][k] for k in ("enabled", "data", "spectrum", "eval")}},
     priority: TABLES_PRIORITY
     localrule: True
     script:

@@ -74,7 +74,11 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 def safe_inception_weights(path: str | Path, workdir: str | Path) -> Path:
     """Read a user's Inception weights without unpickling code, and write a plain state dict for torch-fidelity."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch's own message would advise weights_only=False: never for us
+        raise ValueError(f"metrics.inception_weights {path} is not a state dict of tensors "
+                         f"({type(err).__name__})") from None
     if not isinstance(state, dict) or "fc.weight" not in state:
         raise ValueError(f"metrics.inception_weights {path} is not a torch-fidelity Inception-v3 state dict")
     out = Path(workdir) / "inception_state_dict.pt"

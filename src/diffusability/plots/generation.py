@@ -6,9 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from ..tidy import read_tidy  # noqa: E402
 from .spectra import save_figure  # noqa: E402
 
 VARIANT_LABELS = {"vanilla": "vanilla", "ft": "FT (no SE)", "se": "SE"}
@@ -18,7 +18,7 @@ METRIC_LABELS = {"fid": "FID", "fd_proxy": "Fréchet distance (offline proxy fea
 
 def fig1_convergence(generation_csv: str, outputs: list[str]) -> None:
     """One panel per (modality, AE base, DiT preset): score vs DiT step, a line per AE variant; bands over seeds."""
-    df = pd.read_csv(generation_csv)
+    df = read_tidy(generation_csv, "generation")
     df["AE"] = df.variant.map(VARIANT_LABELS)
     df["modality"] = df["modality"].fillna("image") if "modality" in df else "image"
     df["_m"] = df["modality"].map({"image": 0, "video": 1})

@@ -6,9 +6,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from ..tidy import read_tidy  # noqa: E402
 from .spectra import save_figure, spectrum_plot  # noqa: E402
 
 
@@ -23,7 +23,7 @@ def variant_label(row) -> str:
 def fig4_se_spectra(spectra_csv: str, channels: int, kl_weight: float, factors: str, mode: str,
                     outputs: list[str], log_amplitude: bool = True) -> None:
     """Fig. 4: latent spectra of the base AE, its FT control and its SE fine-tunes at each weight, beside RGB."""
-    df = pd.read_csv(spectra_csv)
+    df = read_tidy(spectra_csv, "spectrum")
     same_ae = (df.channels == channels) & np.isclose(df.kl_weight.fillna(-1), kl_weight)
     sweep = (df.variant == "vanilla") | ((df.se_factors == factors) & (df.se_mode == mode))
     lat = df[same_ae & sweep & df.variant.isin(["vanilla", "ft", "se"])].copy()
@@ -36,8 +36,8 @@ def fig4_se_spectra(spectra_csv: str, channels: int, kl_weight: float, factors: 
 
 def fig5_hf_erasure(curves_csv: str, grid_csv: str, outputs: list[str]) -> None:
     """Fig. 5: reconstructions with the top share of DCT coefficients erased (grid), and PSNR vs share erased."""
-    curves = pd.read_csv(curves_csv)
-    grid = pd.read_csv(grid_csv)
+    curves = read_tidy(curves_csv, "erasure")
+    grid = read_tidy(grid_csv, "erasure_grid")
     seed0 = grid.seed.min()
     grid = grid[(grid.seed == seed0) & (grid.image == 0)]
     methods = ["rgb", "vanilla", "ft", "se"]

@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from ..provenance import atomic_write  # noqa: E402
+from ..tidy import read_tidy  # noqa: E402
 
 
 def save_figure(fig, outputs: list[str | Path]) -> None:
@@ -57,8 +58,8 @@ def _fmt_kl(v: float) -> str:
 
 def read_spectra(rgb_csv: str, latent_csvs: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """RGB and vanilla-AE latent spectra from per-model spectrum CSVs (fine-tunes dropped if any are passed)."""
-    rgb = pd.read_csv(rgb_csv)
-    lat = pd.concat([pd.read_csv(f) for f in latent_csvs], ignore_index=True)
+    rgb = read_tidy(rgb_csv, "spectrum")
+    lat = pd.concat([read_tidy(f, "spectrum") for f in latent_csvs], ignore_index=True)
     return rgb, lat[lat["variant"] == "vanilla"].copy()
 
 
@@ -84,14 +85,14 @@ def fig3_kl(rgb_csv: str, latent_csvs: list[str], channels_reference: int, outpu
 
 def fig_rgb_noise(noise_csv: str, outputs: list[str], log_amplitude: bool = True) -> None:
     """Companion of Fig. 3: RGB spectra with added Gaussian noise of several strengths (noise adds HF)."""
-    df = pd.read_csv(noise_csv)
+    df = read_tidy(noise_csv, "noise")
     spectrum_plot(df, "noise_std", "noise std", "RGB spectra with additive Gaussian noise", outputs, log_amplitude)
 
 
 def fig_video_spectra(video_spectra_csv: str, outputs: list[str], log_amplitude: bool = True) -> None:
     """Video latent spectra (paper Sec. 5): per frame (zigzag index) and along time, vanilla / FT / SE of each video
     AE beside its RGB clips at the latent's size; one row of panels per video AE preset."""
-    df = pd.read_csv(video_spectra_csv)
+    df = read_tidy(video_spectra_csv, "spectrum")
     df["axis"] = df["axis"].fillna("space")
     labels = {"vanilla": "vanilla", "ft": "FT (no SE)", "se": "SE", "rgb": "RGB"}
     df["AE"] = df.variant.map(labels)

@@ -45,6 +45,8 @@ Regulariser = Callable[..., tuple[torch.Tensor, dict[str, float]]]
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"config key device is {name!r}, but the machine this job runs on has no CUDA device")
     return torch.device(name)
 
 

@@ -1,0 +1,142 @@
+"""Checks of the files and settings a config names, run by the workflow's `onstart` handler: after the DAG is
+built and before any job (a dry run, which runs nothing, plans without them: the paper overlay's placeholder
+paths must not stop `snakemake -n`).
+
+`workflow_config` checks values and their relations; this module checks what they point at (weights files,
+pretrained AE folders, data roots), the Hydra override lists and the device, each failure one sentence naming the
+workflow's config key. torch is imported only when a weights file or a CUDA device is configured.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .presets import VIDEO_AE_PRESETS
+from .workflow_config import ConfigError
+
+AE_CLASS = {"cogvideox": "AutoencoderKLCogVideoX", "ltx": "AutoencoderKLLTXVideo"}  # by video preset family
+
+
+def state_dict_keys(path: str | Path, key: str) -> set[str]:
+    """The tensor names of a state-dict file, read without unpickling code (`weights_only=True`)."""
+    import torch
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"config key {key} names {path}, which is not a file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # noqa: BLE001 - a legacy (non-zip) file cannot be memory-mapped; anything else is bad
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001
+            raise ConfigError(f"config key {key} names {path}, which is not a state dict of tensors "
+                              f"({type(err).__name__})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ConfigError(f"config key {key} names {path}, which holds a {type(state).__name__}, not a state dict")
+    return set(state)
+
+
+def _ae_config(source: str, key: str) -> dict:
+    """config.json of a pretrained AE: a local diffusers folder (its vae/ sub-folder is found) or a cached hub id."""
+    path = Path(source).expanduser()
+    if path.exists():
+        for cfg in (path / "vae" / "config.json", path / "config.json"):
+            if cfg.is_file():
+                break
+        else:
+            raise ConfigError(f"config key {key} names {path}, which has no diffusers config.json (nor vae/config.json)")
+    else:
+        from huggingface_hub import try_to_load_from_cache
+        try:
+            hits = [try_to_load_from_cache(source, name) for name in ("vae/config.json", "config.json")]
+        except ValueError:  # not of a hub id's form either (huggingface_hub's HFValidationError)
+            hits = []
+        cfg = next((Path(h) for h in hits if isinstance(h, str)), None)
+        if cfg is None:
+            raise ConfigError(f"config key {key} is {source!r}: neither an existing folder nor a hub id in the local "
+                              "cache (nothing is downloaded)")
+    try:
+        return json.loads(cfg.read_text())
+    except ValueError:
+        raise ConfigError(f"config key {key}: {cfg} is not valid JSON") from None
+
+
+def check_pretrained(config: dict) -> None:
+    ae = config["ae"]
+    if ae.get("pretrained"):
+        cfg = _ae_config(ae["pretrained"], "ae.pretrained")
+        if cfg.get("_class_name", "AutoencoderKL") != "AutoencoderKL":
+            raise ConfigError(f"config key ae.pretrained holds a {cfg.get('_class_name')}, but ae.preset "
+                              f"{ae['preset']} needs an AutoencoderKL")
+        got = (cfg.get("latent_channels"), 2 ** (len(cfg.get("block_out_channels", [0])) - 1))
+        want = (int(ae["channels_reference"]), int(ae["compression"]))
+        if got != want:
+            raise ConfigError(f"config key ae.pretrained has {got[0]} latent channels and {got[1]}x compression, but "
+                              f"ae.channels_reference and ae.compression ask for {want[0]} and {want[1]}x")
+    video = config["video"]
+    for i, m in enumerate(video["models"] if video["enabled"] else []):
+        if m.get("pretrained"):
+            key = f"video.models[{i}].pretrained"
+            cfg = _ae_config(m["pretrained"], key)
+            want = AE_CLASS[VIDEO_AE_PRESETS[m["preset"]].family]
+            if cfg.get("_class_name") != want:
+                raise ConfigError(f"config key {key} holds a {cfg.get('_class_name')}, but preset {m['preset']} "
+                                  f"needs an {want}")
+            if cfg.get("latent_channels") != int(m["channels"]):
+                raise ConfigError(f"config key {key} has {cfg.get('latent_channels')} latent channels, but "
+                                  f"video.models[{i}].channels is {m['channels']}")
+
+
+def check_weights_files(config: dict) -> None:
+    inception = config["metrics"]["inception_weights"]
+    if inception and "fc.weight" not in state_dict_keys(inception, "metrics.inception_weights"):
+        raise ConfigError(f"config key metrics.inception_weights names {inception}, which is not a torch-fidelity "
+                          "Inception-v3 state dict (no fc.weight)")
+    i3d = config["video"]["metrics"]["i3d_weights"]
+    if config["video"]["enabled"] and i3d and \
+            "logits.conv3d.weight" not in state_dict_keys(i3d, "video.metrics.i3d_weights"):
+        raise ConfigError(f"config key video.metrics.i3d_weights names {i3d}, which is not an Inception-I3D state "
+                          "dict (no logits.conv3d.weight)")
+
+
+def check_overrides(config: dict) -> None:
+    """Each Hydra override list must compose with the run config it is meant for (run while the workflow is
+    parsed: no file is involved, so a dry run catches it too)."""
+    from .runconfig import compose_run_config
+    for key, run in (("ae.overrides", "train_ae"), ("se.overrides", "train_ae"), ("dit.overrides", "train_dit")):
+        section, name = key.split(".")
+        for override in config[section].get(name) or []:
+            try:
+                compose_run_config(run, [override])
+            except Exception as err:  # noqa: BLE001 - Hydra raises several kinds; its first line says which
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise ConfigError(f"config key {key} has {override!r}, which config/hydra/{run}.yaml does not "
+                                  f"accept ({first})") from None
+
+
+def check_device(config: dict, local_exec: bool) -> None:
+    """`device: cuda` for jobs that run on this machine (the local executor), which has no CUDA device."""
+    if not config["device"].startswith("cuda") or not local_exec:
+        return  # a cluster's login node need not have the GPUs its jobs get
+    import torch
+    if not torch.cuda.is_available():
+        raise ConfigError(f"config key device is {config['device']!r}, but the jobs run on this machine, which has "
+                          "no CUDA device; use device: auto (GPU when present) or cpu")
+
+
+def check_data_roots(config: dict) -> None:
+    for key, data, name in (("data.root", config["data"], "imagefolder"),
+                            ("video.data.root", config["video"]["data"], "videofolder")):
+        root = data.get("root")
+        if data["name"] == name and root and not Path(root).expanduser().is_dir():
+            raise ConfigError(f"config key {key} names {root}, which is not a folder")
+
+
+def check_config_files(config: dict, local_exec: bool = True) -> None:
+    """Everything above, in the order a user would fix it (`local_exec`: the jobs run on this machine)."""
+    check_device(config, local_exec)
+    check_data_roots(config)
+    check_pretrained(config)
+    check_weights_files(config)
