@@ -66,3 +66,55 @@ def test_spectral_figures_wait_for_the_vanilla_grid_only(wf):
     assert counts.pop("train_ae") == counts.pop("evaluate_ae") == 8  # 5 channel counts + 3 more KL weights
     assert counts == {"dataset_manifest": 1, "proxy_features": 1, "rgb_spectrum": 1,
                       "fig2_latent_spectra_channels": 1, "fig3_latent_spectra_kl": 1, "fig_rgb_noise": 1}
+
+
+def _readme_snakemake_commands() -> list[str]:
+    """Every `.venv/bin/snakemake ...` line in the README's bash blocks, except the first command (the default run,
+    run in full by hand and timed in the notes) and the Slurm ones (tests/test_slurm.py)."""
+    import re
+    from conftest import ROOT
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    lines = [ln.split("#")[0].strip() for b in blocks[1:] for ln in b.splitlines()]
+    return [ln for ln in lines if ln.startswith(".venv/bin/snakemake") and "--profile slurm" not in ln]
+
+
+@pytest.mark.parametrize("command", _readme_snakemake_commands())
+def test_every_readme_snakemake_command_parses_and_plans(wf, command):
+    import shlex
+    (wf / "my_ablation.yaml").write_text("se:\n  weights: [0.0, 0.5]\n")
+    args = shlex.split(command)[1:]
+    proc = snakemake(wf, *args, *([] if "--unlock" in args else ["-n"]))  # planned, not run (the smoke DAG runs)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    if "seeds=[0, 1]" in command:
+        assert "tiny-c16-kl1e-05-s1" in proc.stdout + proc.stderr
+
+
+def test_dotted_config_keys_are_refused_in_one_sentence(wf):
+    proc = snakemake(wf, "-n", "all_tables", "--config", "ae.lr=1e-3")
+    assert proc.returncode != 0 and "Config entry must start with a valid identifier" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"dit": {"seeds": [0, 0]}}, "config key dit.seeds is [0, 0], but must list each entry once"),
+    ({"ae": {"overrides": ["optim.betaz=[0.5,0.9]"]}}, "config key ae.overrides has 'optim.betaz=[0.5,0.9]'"),
+    ({"metrics": {"inception_weights": "/nope/pt_inception.pth"}},
+     "config key metrics.inception_weights names /nope/pt_inception.pth, which is not a file"),
+])
+def test_bad_settings_and_files_stop_the_run_before_any_job(wf, tmp_path, bad, message):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    proc = snakemake(wf, "all_tables", "--configfile", str(tmp_path / "bad.yaml"), "--config", "scale=smoke")
+    assert proc.returncode != 0 and message in proc.stdout + proc.stderr, proc.stderr[-2000:]
+    assert not (wf / "results").exists() and not (wf / "logs").exists()
+
+
+def test_a_file_that_is_not_weights_stops_the_run_before_any_job(wf, tmp_path):
+    # Checked in the workflow's onstart handler (after the plan, before the first job; dry runs skip it).
+    (tmp_path / "inception.pth").write_bytes(b"not a state dict" * 100)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"metrics": {"inception_weights": str(tmp_path / "inception.pth")}}))
+    args = ["all_tables", "--configfile", str(tmp_path / "bad.yaml"), "--config", "scale=smoke"]
+    assert snakemake(wf, "-n", *args).returncode == 0
+    proc = snakemake(wf, *args)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "config key metrics.inception_weights names" in out and "not a state dict" in out
+    assert "weights_only=False" not in out
+    assert not (wf / "results").exists() and not (wf / "logs").exists()

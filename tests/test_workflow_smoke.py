@@ -166,7 +166,7 @@ RERUNS = {
     "latent cache": ("dit: {norm_samples: 16}", {"encode_latents": 3, "train_dit": 3}),
     "dit": ("dit: {lr: 2.0e-4}", {"train_dit": 6}),
     "dit evaluation": ("dit: {sample_steps: 3}", {"evaluate_dit": 3}),
-    "ae evaluation": ("eval: {num_images: 4}", {"evaluate_ae": 12}),
+    "ae evaluation": ("eval: {num_images: 4}", {"evaluate_ae": 9}),
     "video": ("video: {se: {lr: 1.0e-3}}", {"finetune_se": 2, "encode_latents": 2, "train_dit": 2}),
 }
 

@@ -89,16 +89,31 @@ def check_pretrained(config: dict) -> None:
                                   f"video.models[{i}].channels is {m['channels']}")
 
 
+# The tensor a weights file must hold to be what its key says, and what that is.
+WEIGHTS_KEYS = {"metrics.inception_weights": ("fc.weight", "a torch-fidelity Inception-v3 state dict"),
+                "video.metrics.i3d_weights": ("logits.conv3d.weight", "an Inception-I3D state dict")}
+
+
 def check_weights_files(config: dict) -> None:
-    inception = config["metrics"]["inception_weights"]
-    if inception and "fc.weight" not in state_dict_keys(inception, "metrics.inception_weights"):
-        raise ConfigError(f"config key metrics.inception_weights names {inception}, which is not a torch-fidelity "
-                          "Inception-v3 state dict (no fc.weight)")
-    i3d = config["video"]["metrics"]["i3d_weights"]
-    if config["video"]["enabled"] and i3d and \
-            "logits.conv3d.weight" not in state_dict_keys(i3d, "video.metrics.i3d_weights"):
-        raise ConfigError(f"config key video.metrics.i3d_weights names {i3d}, which is not an Inception-I3D state "
-                          "dict (no logits.conv3d.weight)")
+    for key, path in weights_inputs(config).items():
+        tensor, what = WEIGHTS_KEYS[key]
+        if tensor not in state_dict_keys(path, key):
+            raise ConfigError(f"config key {key} names {path}, which is not {what} (no {tensor})")
+
+
+def weights_inputs(config: dict) -> dict[str, str]:
+    """The weights files the DAG reads as inputs, by config key."""
+    files = {"metrics.inception_weights": config["metrics"]["inception_weights"]}
+    if config["video"]["enabled"]:
+        files["video.metrics.i3d_weights"] = config["video"]["metrics"]["i3d_weights"]
+    return {k: v for k, v in files.items() if v}
+
+
+def check_inputs_exist(config: dict) -> None:
+    """Weights files are inputs of the DAG: a missing one would stop even a dry run, in Snakemake's words."""
+    for key, path in weights_inputs(config).items():
+        if not Path(path).expanduser().is_file():
+            raise ConfigError(f"config key {key} names {path}, which is not a file")
 
 
 def check_overrides(config: dict) -> None:
@@ -138,5 +153,6 @@ def check_config_files(config: dict, local_exec: bool = True) -> None:
     """Everything above, in the order a user would fix it (`local_exec`: the jobs run on this machine)."""
     check_device(config, local_exec)
     check_data_roots(config)
+    check_inputs_exist(config)
     check_pretrained(config)
     check_weights_files(config)

@@ -3,7 +3,7 @@ import os
 
 from diffusability.grid import (RUN_KEYS, ae_grid, ae_overrides, all_runs, finetune_overrides, main_variants,
                                 pretrained_run, run_meta, se_grid, video_runs, view_of)
-from diffusability.checks import check_config_files, check_overrides
+from diffusability.checks import check_config_files, check_inputs_exist, check_overrides
 from diffusability.workflow_config import ConfigError, load_schema, resolve_config
 
 try:
@@ -12,6 +12,7 @@ try:
         load_schema(workflow.source_path("../schemas/config.schema.yaml")),
     )
     check_overrides(_resolved)  # the Hydra override lists compose (a typo there would fail only inside a job)
+    check_inputs_exist(_resolved)  # weights files the DAG reads (else Snakemake's MissingInputException)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 config.clear()

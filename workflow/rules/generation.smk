@@ -11,6 +11,12 @@ def dit_dir(name):
     return f"{R}/dit/{name}"
 
 
+def latents_of(dit):
+    """The latent cache a DiT trains on (a path from the wildcard alone: params computed from `input` are not
+    Snakemake rerun triggers, so a changed dit.* setting would rerun nothing)."""
+    return f"{R}/latents/{dit_meta(config, dit)['ae']}.safetensors"
+
+
 rule encode_latents:
     input:
         weights=weights("{model}"),
@@ -78,7 +84,7 @@ use rule reference_stats as video_reference_stats with:
 
 rule train_dit:
     input:
-        latents=lambda w: f"{R}/latents/{dit_meta(config, w.dit)['ae']}.safetensors",
+        latents=lambda w: latents_of(w.dit),
     output:
         weights=f"{R}/dit/{{dit}}/dit/diffusion_pytorch_model.safetensors",
     log:
@@ -86,8 +92,8 @@ rule train_dit:
     benchmark:
         f"benchmarks/{SCALE}/train_dit/{{dit}}.tsv"
     params:
-        overrides=lambda w, input: dit_overrides(view(w.dit), dit_meta(config, w.dit), dit_dir(w.dit), input.latents,
-                                                 THREADS),
+        overrides=lambda w: dit_overrides(view(w.dit), dit_meta(config, w.dit), dit_dir(w.dit), latents_of(w.dit),
+                                          THREADS),
     threads: THREADS
     localrule: SUBMITIT
     resources:
