@@ -79,3 +79,14 @@ def test_imagefolder_errors_name_the_path(tmp_path):
     ds.files[0] = bad
     with pytest.raises(RuntimeError, match="img0.JPEG could not be read"):
         ds[0]
+
+
+def test_imagefolder_splits_with_different_classes_are_refused(tmp_path):
+    write_folder(tmp_path, per_class=1)
+    cfg = OmegaConf.create({"name": "imagefolder", "root": str(tmp_path), "train_dir": "train", "val_dir": "val",
+                            "resolution": 64, "hflip": False, "num_workers": 0})
+    describe_dataset(cfg)
+    extra = sorted((tmp_path / "val").iterdir())[0]
+    extra.rename(extra.with_name("zzz_only_in_val"))
+    with pytest.raises(ValueError, match=r"hold different classes \(.*zzz_only_in_val"):
+        describe_dataset(cfg)

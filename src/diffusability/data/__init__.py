@@ -49,10 +49,14 @@ def describe_dataset(cfg) -> dict:
                 "val_size": len(cfg.val_photos) * int(cfg.val_crops_per_photo)}
     if cfg.name in ("imagefolder", "videofolder"):
         lister = list_image_folder if cfg.name == "imagefolder" else list_video_folder
-        out = {"name": cfg.name, "root": str(cfg.root)}
+        out, names = {"name": cfg.name, "root": str(cfg.root)}, {}
         for split, sub in (("train", cfg.train_dir), ("val", cfg.val_dir)):
-            files, classes = lister(Path(cfg.root) / sub)
-            out[split] = {"files": len(files), "classes": len(classes)}
+            files, names[split] = lister(Path(cfg.root) / sub)
+            out[split] = {"files": len(files), "classes": len(names[split])}
+        if names["train"] != names["val"]:  # labels are class indices: both splits must number classes alike
+            odd = sorted(set(names["train"]) ^ set(names["val"]))
+            raise ValueError(f"data.root {cfg.root}: the {cfg.train_dir}/ and {cfg.val_dir}/ folders hold different "
+                             f"classes ({', '.join(odd[:5])} in only one), so class labels would not agree")
         return out
     if cfg.name == "clips":
         unknown = sorted(set(cfg.clips) - set(CLIP_NAMES))
