@@ -66,6 +66,27 @@ def atomic_write(path: str | Path, write_fn, mode: str = "w") -> Path:
     return path
 
 
+def share(path: str | Path) -> Path:
+    """Give a file written by a library that creates files private (safetensors: 0600), or every file of a folder,
+    the permissions of the user's umask."""
+    path = Path(path)
+    mode = 0o666 & ~_umask()
+    for f in ([path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]):
+        os.chmod(f, mode)
+    return path
+
+
+def save_tensors(path: str | Path, tensors: dict, metadata: dict[str, str] | None = None) -> Path:
+    """A safetensors file written atomically (temporary name, then rename) with the user's umask."""
+    from safetensors.torch import save_file
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    os.replace(share(tmp), path)
+    return path
+
+
 def write_json(path: str | Path, obj) -> Path:
     return atomic_write(path, lambda f: json.dump(obj, f, indent=2, sort_keys=True, default=str))
 

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import torch
 from omegaconf import OmegaConf
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ..analysis.spectra import load_trained_autoencoder
 from ..data import build_dataset
+from ..provenance import save_tensors
 from ..diffusion.flow import sample_flow
 from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name, to_uint8
 from ..models.dit import dit_forward, null_class
@@ -52,11 +53,8 @@ class ReferenceStatistics:
         space = space or FeatureSpace(self.fd["kind"], self.fd["weights"], cuda=torch.cuda.is_available())
         stats = space.statistics(self.reference_images())
         self.computations += 1
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        save_file({"mu": torch.from_numpy(np.ascontiguousarray(stats["mu"])),
-                   "sigma": torch.from_numpy(np.ascontiguousarray(stats["sigma"]))}, str(tmp))
-        os.replace(tmp, self.path)
+        save_tensors(self.path, {"mu": torch.from_numpy(np.ascontiguousarray(stats["mu"])),
+                                 "sigma": torch.from_numpy(np.ascontiguousarray(stats["sigma"]))})
         return stats
 
 

@@ -6,15 +6,15 @@ statistics are stored beside them for the `channel` option.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ..analysis.spectra import load_trained_autoencoder
 from ..data import build_dataset
+from ..provenance import save_tensors
 from ..train.ae import resolve_device
 
 __all__ = ["encode_training_latents", "load_latents", "normalisation"]
@@ -59,12 +59,9 @@ def encode_training_latents(run_dir: str | Path, out_path: str | Path, num_laten
         "mean_channel": ref.mean(per_channel).view(keep).contiguous(),
         "std_channel": ref.std(per_channel).view(keep).contiguous(),
     }
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
     num_classes = len(getattr(ds, "classes", None) or ds.photos)
-    save_file(tensors, str(tmp), metadata={"run_dir": str(run_dir), "seed": str(seed), "num_classes": str(num_classes)})
-    os.replace(tmp, out_path)
+    save_tensors(out_path, tensors, metadata={"run_dir": str(run_dir), "seed": str(seed),
+                                              "num_classes": str(num_classes)})
     return {"num_latents": len(z), "shape": list(z.shape[1:]), "num_classes": num_classes}
 
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
+
+from ..provenance import save_tensors
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +85,7 @@ def train_proxy_net(dataset, num_classes: int, steps: int, batch_size: int, lr: 
             log.info("proxy step %d loss %.4f", step + 1, loss.item())
     meta = {"num_classes": num_classes, "feature_dim": feature_dim, "steps": steps, "video": video,
             "train_accuracy_last50": correct / max(1, seen), "seed": seed}
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, tmp, metadata={"meta": json.dumps(meta)})
-    tmp.replace(out_path)
+    save_tensors(out_path, net.state_dict(), metadata={"meta": json.dumps(meta)})
     return meta
 
 

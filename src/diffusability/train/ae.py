@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from ..data import StepBatchSampler, build_dataset
 from ..models.autoencoders import autoencoder_from_config
-from ..provenance import atomic_write, write_provenance
+from ..provenance import atomic_write, share, write_provenance
 from ..se import ScaleEquivariance
 from .checkpoint import EMA, resume_latest, save_checkpoint
 from .distributed import barrier, global_noise, is_main, optimizer_step, setup_distributed
@@ -96,6 +96,7 @@ def save_final(model, out_dir: Path, name: str) -> Path:
     final, tmp = Path(out_dir) / name, Path(out_dir) / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
+    share(tmp)  # safetensors writes its files private
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     return final

@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..provenance import share
+
 log = logging.getLogger(__name__)
 
 
@@ -58,6 +60,7 @@ def save_checkpoint(ckpt_dir: str | Path, step: int, model: torch.nn.Module, ema
     save_file(tensors, tmp / "model.safetensors")
     torch.save(optimizer.state_dict(), tmp / "optim.pt")
     (tmp / "state.json").write_text(json.dumps({"step": step, **(extra or {})}))
+    share(tmp)  # safetensors writes its files private
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     for old in _step_dirs(ckpt_dir)[:-keep]:

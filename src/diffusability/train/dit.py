@@ -13,12 +13,12 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
-from safetensors.torch import save_file
 from tqdm import tqdm
 
 from ..diffusion.flow import flow_loss
 from ..generation.latents import load_latents, normalisation
 from ..models.dit import build_dit, dit_forward, null_class
+from ..provenance import save_tensors
 from .ae import _LogWriter, config_fingerprint, save_final, start_run, step_generator
 from .checkpoint import EMA, resume_latest, save_checkpoint
 from .distributed import barrier, is_main, optimizer_step
@@ -44,13 +44,6 @@ def build_dit_for_cache(model_cfg, cache: dict[str, torch.Tensor], num_classes: 
         return VideoDiT(model_cfg.preset, int(shape[0]), int(shape[1]), int(shape[2]), classes,
                         int(model_cfg.get("patch_t", 1)))
     return build_dit(model_cfg.preset, int(shape[0]), int(shape[1]), classes)
-
-
-def _save_snapshot(path: Path, ema: EMA) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.contiguous() for k, v in ema.shadow.items()}, str(tmp))
-    os.replace(tmp, path)
 
 
 def train_dit(cfg: DictConfig) -> Path:
@@ -113,7 +106,7 @@ def train_dit(cfg: DictConfig) -> Path:
                 bar.update(done - bar.n)
                 tic = now
             if done in snapshots and main:
-                _save_snapshot(snapshot_path(out, done), ema)
+                save_tensors(snapshot_path(out, done), ema.shadow)
             if done % int(oc.checkpoint_every) == 0 and done < total and main:
                 save_checkpoint(out / "checkpoints", done, model, ema, opt, keep=int(oc.keep_checkpoints),
                                 extra={"config_fingerprint": fingerprint})
