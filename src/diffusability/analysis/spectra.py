@@ -35,17 +35,19 @@ def validation_images(data_cfg, num_images: int) -> torch.Tensor:
 
 
 def _profile_frame(x: torch.Tensor, block: int, normalization: str) -> pd.DataFrame:
+    # The profile runs where x is (beside the encoder); only its 2 x B*B values come to the CPU.
     prof = frequency_profile(x, block, normalization)
-    return pd.DataFrame({"freq_index": range(block * block), "amplitude": prof["amplitude"].double().numpy(),
-                         "energy": prof["energy"].double().numpy(), "block": block})
+    return pd.DataFrame({"freq_index": range(block * block), "amplitude": prof["amplitude"].double().cpu().numpy(),
+                         "energy": prof["energy"].double().cpu().numpy(), "block": block})
 
 
 @torch.no_grad()
 def encode_batched(ae, x: torch.Tensor, batch_size: int, sample: bool, seed: int = 0) -> torch.Tensor:
-    """Latents of x in batches; posterior samples are drawn from one generator seeded by `seed`."""
+    """Latents of x in batches, on the encoder's device; posterior samples are drawn from one generator seeded by
+    `seed`."""
     device = next(ae.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
-    return torch.cat([encode(ae, x[i:i + batch_size].to(device), sample, gen).float().cpu()
+    return torch.cat([encode(ae, x[i:i + batch_size].to(device), sample, gen).float()
                       for i in range(0, len(x), batch_size)])
 
 
@@ -53,12 +55,13 @@ def temporal_profile(x: torch.Tensor, normalization: str = "dc_mean") -> pd.Data
     """DCT along time of (N, C, T, H, W) at every (n, c, h, w): one row per temporal frequency (`axis` = time)."""
     from ..dct import dct_matrix
     t = x.shape[2]
-    coeffs = torch.einsum("kt,ncthw->knchw", dct_matrix(t, torch.float64), x.double()).reshape(t, -1)
+    d = dct_matrix(t, torch.float64).to(x.device)
+    coeffs = torch.einsum("kt,ncthw->knchw", d, x.double()).reshape(t, -1)
     energy, amp = coeffs.square().mean(1), coeffs.abs().mean(1)
     if normalization != "none":  # dc_block's per-sample ratio is as unstable here as in space: use the DC mean
         amp = amp / amp[0].clamp_min(1e-12)
-    return pd.DataFrame({"freq_index": range(t), "amplitude": amp.numpy(), "energy": energy.numpy(), "block": t,
-                         "axis": "time"})
+    return pd.DataFrame({"freq_index": range(t), "amplitude": amp.cpu().numpy(), "energy": energy.cpu().numpy(),
+                         "block": t, "axis": "time"})
 
 
 def spectra_of(x: torch.Tensor, block: int, normalization: str, time_axis: bool = False) -> pd.DataFrame:
@@ -71,7 +74,8 @@ def spectra_of(x: torch.Tensor, block: int, normalization: str, time_axis: bool 
 
 def latent_spectrum(run_dir: str | Path, block: int, normalization: str, latent: str, num_images: int,
                     batch_size: int = 32, device: str = "auto", time_axis: bool = False) -> pd.DataFrame:
-    """Zigzag profile of a trained AE's latents on the validation images (or clips: per frame, and along time)."""
+    """Zigzag profile of a trained AE's latents on the validation images (or clips: per frame, and along time),
+    computed on the encoder's device."""
     dev = resolve_device(device)
     ae, cfg = load_trained_autoencoder(run_dir, dev)
     torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
