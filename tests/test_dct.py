@@ -6,8 +6,8 @@ import pytest
 import scipy.fft
 import torch
 
-from diffusability.dct import (block_dct2, block_idct2, erase_high_frequencies, frequency_profile,
-                               hf_energy_share, zigzag_order)
+from diffusability.analysis.hf_share import hf_energy_share
+from diffusability.dct import block_dct2, block_idct2, erase_high_frequencies, frequency_profile, zigzag_order
 
 
 def scipy_block_dct_zigzag(x: np.ndarray, b: int) -> np.ndarray:

@@ -17,8 +17,8 @@ import math
 import torch
 
 __all__ = [
-    "dct_matrix", "zigzag_order", "block_dct2", "block_idct2", "frequency_profile", "hf_energy_share",
-    "lowpass_mask", "erase_high_frequencies",
+    "dct_matrix", "zigzag_order", "block_dct2", "block_idct2", "frequency_profile", "lowpass_mask",
+    "erase_high_frequencies",
 ]
 
 
@@ -119,13 +119,6 @@ def frequency_profile(x: torch.Tensor, block: int, normalization: str = "dc_mean
     else:
         amplitude = amp.sum(1) / n
     return {"amplitude": amplitude, "energy": energy}
-
-
-def hf_energy_share(energy: torch.Tensor, exclude_dc: bool = False) -> float:
-    """Share of spectral energy at zigzag indices in the upper half (index >= B*B/2) of a profile."""
-    e = energy[1:] if exclude_dc else energy
-    first_hf = energy.numel() // 2 - (1 if exclude_dc else 0)
-    return float(e[first_hf:].sum() / e.sum().clamp_min(torch.finfo(e.dtype).tiny))
 
 
 def lowpass_mask(block: int, keep_fraction: float, device=None) -> torch.Tensor:

@@ -4,6 +4,9 @@ Each function returns a tidy frame with one row per zigzag frequency index: `fre
 as configured), `energy` (mean squared coefficient, unnormalised; the HF share is computed from it) and `block`.
 Video latents (N, C, T, H, W) get the same block DCT per frame (`axis` = space) and, optionally, a DCT along time
 at every latent position (`axis` = time, one row per temporal frequency).
+
+The RGB-reference jobs use this module without any autoencoder, so the AE code (diffusers) is imported by the
+functions that load or run one.
 """
 from __future__ import annotations
 
@@ -15,9 +18,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from ..data import build_dataset, validation_batch
-from ..dct import frequency_profile, hf_energy_share
-from ..models.autoencoders import encode
-from ..train.ae import resolve_device
+from ..dct import frequency_profile
 
 
 def load_trained_autoencoder(run_dir: str | Path, device: torch.device):
@@ -45,6 +46,7 @@ def _profile_frame(x: torch.Tensor, block: int, normalization: str) -> pd.DataFr
 def encode_batched(ae, x: torch.Tensor, batch_size: int, sample: bool, seed: int = 0) -> torch.Tensor:
     """Latents of x in batches, on the encoder's device; posterior samples are drawn from one generator seeded by
     `seed`."""
+    from ..models.autoencoders import encode
     device = next(ae.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
     return torch.cat([encode(ae, x[i:i + batch_size].to(device), sample, gen).float()
@@ -76,6 +78,7 @@ def latent_spectrum(run_dir: str | Path, block: int, normalization: str, latent:
                     batch_size: int = 32, device: str = "auto", time_axis: bool = False) -> pd.DataFrame:
     """Zigzag profile of a trained AE's latents on the validation images (or clips: per frame, and along time),
     computed on the encoder's device."""
+    from ..train.ae import resolve_device
     dev = resolve_device(device)
     ae, cfg = load_trained_autoencoder(run_dir, dev)
     torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
@@ -123,13 +126,3 @@ def rgb_video_spectrum(data_cfg, compression: int, temporal: int, block: int, no
     x = rgb_video_at_latent_size(validation_images(data_cfg, num_clips), compression, temporal)
     return spectra_of(x, block, normalization, time_axis)
 
-
-def hf_share_table(spectra: pd.DataFrame, exclude_dc: bool, keys: list[str]) -> pd.DataFrame:
-    """One hf_share per group of `keys`, from the per-frequency `energy` column."""
-    rows = []
-    if "axis" in spectra:  # the HF share is a spatial measure (per image / per frame)
-        spectra = spectra[spectra["axis"].fillna("space") == "space"]
-    for group, g in spectra.groupby(keys, dropna=False, sort=False):
-        energy = torch.tensor(g.sort_values("freq_index")["energy"].to_numpy())
-        rows.append({**dict(zip(keys, group)), "hf_share": hf_energy_share(energy, exclude_dc)})
-    return pd.DataFrame(rows)
