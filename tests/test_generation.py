@@ -157,6 +157,7 @@ def test_dit_trains_and_reference_statistics_are_computed_once(ae_run, tmp_path)
     assert (tmp_path / "grid.png").stat().st_size > 0
 
 
+@pytest.mark.slow  # DiT trainings in fresh interpreters, one killed mid-run (about 40 s)
 def test_killed_dit_training_resumes_bitwise(ae_run, tmp_path):
     _, cache, _ = ae_run
     steps = 300
