@@ -1,9 +1,10 @@
 """Benchmark (not a test): the start-up of every workflow job, from interpreter start to the stage's first line of work.
 
 Each Snakemake job runs one workflow/scripts/*.py in a fresh interpreter: Snakemake's preamble, the script's imports,
-then the stage function, whose leading imports load what only that stage needs. For each script this runs exactly
-those imports (read with `ast` from the script and from the stage function's source) in a fresh interpreter, several
-times, and prints the median seconds from process start to the line after the last import. With --before REF the
+then the stage function, whose leading imports (and those of the helpers it calls in its own module, such as
+stages.data_config) load what only that stage needs. For each script this runs exactly those imports (read with
+`ast` from the script and the package source) in a fresh interpreter, several times, and prints the median seconds
+from process start to the line after the last import. With --before REF the
 same is measured on a checkout of REF (a temporary git worktree), for a before/after table.
 
 Targets: <= 2 s for the rules that only read and write CSVs (tables, figures, merges, claims), <= 4 s for the others
@@ -60,19 +61,34 @@ def _leading_imports(body: list[ast.stmt], module: str) -> list[str]:
     return out
 
 
+def _called(node: ast.AST, names) -> list[str]:
+    return list(dict.fromkeys(n.func.id for n in ast.walk(node) if isinstance(n, ast.Call)
+                              and isinstance(n.func, ast.Name) and n.func.id in names))
+
+
+def _stage_imports(name: str, module: str, tree: Path, seen: set) -> list[str]:
+    """The leading imports of function `name` of `module`, and of the functions of that module it calls (such as
+    stages.data_config, which a stage runs before its work)."""
+    path = tree / "src" / Path(*module.split("."))
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    funcs = {s.name: s for s in ast.parse(path.read_text()).body if isinstance(s, ast.FunctionDef)}
+    seen.add((module, name))
+    out = _leading_imports(funcs[name].body, module)
+    for callee in _called(funcs[name], funcs):
+        if (module, callee) not in seen:
+            out += _stage_imports(callee, module, tree, seen)
+    return out
+
+
 def startup_imports(script: Path, tree: Path) -> list[str]:
     """The import statements a job of `script` runs before its stage works: the script's, then its stages'."""
     mod = ast.parse(script.read_text())
     imports = [ast.unparse(s) for s in mod.body if isinstance(s, (ast.Import, ast.ImportFrom))]
     origin = {a.asname or a.name: s.module for s in mod.body if isinstance(s, ast.ImportFrom) and s.module
               and s.module.startswith("diffusability") for a in s.names}
-    called = [n.func.id for n in ast.walk(mod) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-              and n.func.id in origin and n.func.id != "logged"]
-    for name in dict.fromkeys(called):
-        path = tree / "src" / Path(*origin[name].split("."))
-        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
-        fn = next(s for s in ast.parse(path.read_text()).body if isinstance(s, ast.FunctionDef) and s.name == name)
-        imports += _leading_imports(fn.body, origin[name])
+    seen = set()
+    for name in _called(mod, set(origin) - {"logged"}):
+        imports += _stage_imports(name, origin[name], tree, seen)
     return list(dict.fromkeys(imports + TRAINER.get(script.stem, [])))
 
 

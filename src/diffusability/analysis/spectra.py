@@ -125,4 +125,3 @@ def rgb_video_spectrum(data_cfg, compression: int, temporal: int, block: int, no
     """RGB reference of the video latents: validation clips at the latent's size, per frame and along time."""
     x = rgb_video_at_latent_size(validation_images(data_cfg, num_clips), compression, temporal)
     return spectra_of(x, block, normalization, time_axis)
-
