@@ -33,6 +33,16 @@ def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.Completed
                           text=True, timeout=timeout)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--all", action="store_true", help="run every tier: fast, slow and system (replaces -m)")
+
+
+def pytest_configure(config):
+    # pyproject's addopts select the fast tier (-m "not slow and not system"); --all lifts any selection by marker.
+    if config.getoption("--all"):
+        config.option.markexpr = ""
+
+
 def pytest_collection_modifyitems(config, items):
     # The Slurm tests install and start a cluster; once Slurm's client is installed, snakemake's slurm plugin asks
     # `scontrol` for the configuration at every start, which waits ~9 s when no controller is up. Run them last.

@@ -4,6 +4,8 @@ import yaml
 
 from conftest import copy_workflow, snakemake
 
+pytestmark = pytest.mark.slow  # every case starts Snakemake on the workflow (about 10 s each)
+
 # Each bad config as a user would write it in an ablation file (--configfile), and the sentence it must produce.
 BAD = {
     "unknown preset": ({"ae": {"preset": "vqgan"}}, "config key ae.preset is 'vqgan', but must be one of"),

@@ -122,6 +122,7 @@ localrule ablation_table:
                                   Job("reference_stats", "", 1), Job("ablation_table", "se_weight", 0)]
 
 
+@pytest.mark.slow  # a Snakemake dry run of the workflow
 def test_cli_prices_the_real_workflow(tmp_path, configs, capsys, monkeypatch):
     """A dry run of the repository's workflow at the smoke scale, priced with synthetic benchmarks."""
     _synthetic(tmp_path, configs)

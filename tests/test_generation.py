@@ -13,8 +13,9 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from diffusability.diffusion.flow import flow_loss, sample_flow
-from diffusability.generation.evaluate import ReferenceStatistics, evaluate_dit
+from diffusability.generation.evaluate import evaluate_dit
 from diffusability.generation.latents import encode_training_latents, load_latents
+from diffusability.generation.reference import ReferenceStatistics
 from diffusability.metrics.frechet import feature_statistics, frechet_from_statistics
 from diffusability.metrics.proxy_features import train_proxy_net
 from diffusability.models.autoencoders import build_autoencoder
@@ -156,6 +157,7 @@ def test_dit_trains_and_reference_statistics_are_computed_once(ae_run, tmp_path)
     assert (tmp_path / "grid.png").stat().st_size > 0
 
 
+@pytest.mark.slow  # DiT trainings in fresh interpreters, one killed mid-run (about 40 s)
 def test_killed_dit_training_resumes_bitwise(ae_run, tmp_path):
     _, cache, _ = ae_run
     steps = 300

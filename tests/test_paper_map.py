@@ -27,6 +27,7 @@ def plan(tmp_path_factory):
     return outputs, set(rules)
 
 
+@pytest.mark.slow  # a Snakemake dry run of `all`
 def test_every_item_names_a_rule_of_the_workflow(plan):
     outputs, rules = plan
     for item in ITEMS:
@@ -34,6 +35,7 @@ def test_every_item_names_a_rule_of_the_workflow(plan):
         assert item.target in outputs, f"paper map item {item.id}: rule {item.target} is not part of `all`"
 
 
+@pytest.mark.slow  # a Snakemake dry run of `all`
 def test_every_figure_and_table_output_is_an_item(plan):
     outputs, _ = plan
     targets = {item.target for item in ITEMS}

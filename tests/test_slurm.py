@@ -16,6 +16,8 @@ from safetensors.torch import load_file
 from conftest import BIN, ROOT, copy_workflow
 
 SCRIPT = ROOT / "tests" / "slurm" / "slurm_local.sh"
+# Installs and starts a one-node Slurm (munge, MariaDB, slurmdbd) as root, then runs the smoke DAG through it.
+pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 
 def _cannot_run() -> str | None:

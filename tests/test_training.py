@@ -34,6 +34,7 @@ def _cli(out: Path, steps: int) -> list[str]:
             "optim.checkpoint_every=3", *FAST]
 
 
+@pytest.mark.slow  # three trainings in fresh interpreters, one killed mid-run
 def test_killed_training_resumes_bitwise(tmp_path):
     steps = 12
     subprocess.run(_cli(tmp_path / "straight", steps), check=True, capture_output=True, timeout=300)

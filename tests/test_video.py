@@ -147,6 +147,7 @@ def test_fvd_reads_a_real_format_i3d_state_dict(tmp_path):
         load_i3d(tmp_path / "bad.pt")
 
 
+@pytest.mark.slow  # trains the video proxy network at the tiny scale's settings (about 50 s)
 def test_video_proxy_network_separates_real_clips_from_shuffled_ones(tmp_path):
     ds = build_dataset(clips_cfg(), "train", seed=0)
     """The tiny scale's proxy settings (300 steps, batch 16): shuffled frames move a clip set further from real

@@ -8,6 +8,8 @@ from omegaconf import OmegaConf
 
 from conftest import copy_workflow, snakemake
 
+pytestmark = pytest.mark.slow  # one real Snakemake run of the smoke DAG (about 6 minutes on 2 cores), then reruns
+
 RUN = ["model", "modality", "preset", "channels", "kl_weight", "seed", "variant", "se_weight", "se_factors",
        "se_mode"]
 SPECTRUM = ["freq_index", "amplitude", "energy", "block", "axis"]
@@ -237,6 +239,7 @@ SHOW_EVERY_IMAGE = """(async () => {
 })()"""
 
 
+@pytest.mark.system  # opens the report in Debian's chromium
 def test_report_renders_every_figure_in_a_real_browser(smoke, tmp_path):
     import os
 

@@ -7,9 +7,7 @@ order and averaging their amplitudes over blocks, channels and images.
 Implementation note: a 2-D DCT of a B x B block is a linear map on its B*B pixels with matrix kron(D, D), where D
 is the 1-D orthonormal DCT-II matrix. We permute that matrix's rows into zigzag order once, so that the whole
 transform of a tensor is one block-layout copy plus one GEMM, and its output is already in zigzag order. That is
-what lets it run next to the encoder on a GPU at paper scale. On a CPU, `frequency_profile` with B = 8 instead
-uses the one-pass fused kernel of `dct_fused` (same numbers to float32 rounding), as the GEMM path makes several
-passes over memory there.
+what lets it run next to the encoder, on the device the latents are on (a GPU at paper scale).
 """
 from __future__ import annotations
 
@@ -18,11 +16,9 @@ import math
 
 import torch
 
-from . import dct_fused
-
 __all__ = [
-    "dct_matrix", "zigzag_order", "block_dct2", "block_idct2", "frequency_profile", "hf_energy_share",
-    "lowpass_mask", "erase_high_frequencies",
+    "dct_matrix", "zigzag_order", "block_dct2", "block_idct2", "frequency_profile", "lowpass_mask",
+    "erase_high_frequencies",
 ]
 
 
@@ -88,8 +84,7 @@ def block_idct2(coeffs: torch.Tensor, block: int) -> torch.Tensor:
     return tiles.reshape(*lead, nh * block, nw * block)
 
 
-def frequency_profile(x: torch.Tensor, block: int, normalization: str = "dc_mean",
-                      backend: str = "auto") -> dict[str, torch.Tensor]:
+def frequency_profile(x: torch.Tensor, block: int, normalization: str = "dc_mean") -> dict[str, torch.Tensor]:
     """Zigzag frequency profile of a batch (N, C, H, W) (or (N, C, T, H, W)), averaged over everything else.
 
     Returns `amplitude` (mean |coefficient| per zigzag index, normalised as asked) and `energy` (mean squared
@@ -102,25 +97,13 @@ def frequency_profile(x: torch.Tensor, block: int, normalization: str = "dc_mean
       - "dc_block": the literal per-block ratio |c_k| / |c_0|, averaged (eps-guarded).
       - "none": raw mean amplitudes.
 
-    backend: "torch" (the GEMM below, any device), "fused" (`dct_fused`, CPU, B = 8) or "auto" (fused where it
-    applies and compiles, else torch).
+    Runs on x's device; the result (2 x B*B values) stays there.
     """
     if normalization not in ("dc_mean", "dc_block", "none"):
         raise ValueError(f"unknown spectrum normalization {normalization!r}; use dc_mean, dc_block or none")
-    if backend not in ("auto", "torch", "fused"):
-        raise ValueError(f"unknown block-DCT backend {backend!r}; use auto, torch or fused")
     x = x.to(torch.float32)
     _check_blocks(x, block)
-    if backend == "fused" or (backend == "auto" and x.device.type == "cpu" and block == dct_fused.BLOCK
-                              and dct_fused.available()):
-        if block != dct_fused.BLOCK:
-            raise ValueError(f"the fused block-DCT kernel handles block {dct_fused.BLOCK} only, got {block}")
-        amp_sum, energy_sum, n = dct_fused.profile_sums(x, per_block=normalization == "dc_block")
-        mean_amp = amp_sum / n
-        if normalization == "dc_mean":
-            mean_amp = mean_amp / mean_amp[0].clamp_min(torch.finfo(torch.float32).tiny)
-        return {"amplitude": mean_amp.float(), "energy": (energy_sum / n).float()}
-    *lead, h, w = x.shape
+    h, w = x.shape[-2:]
     tiles = x.reshape(-1, h // block, block, w // block, block).transpose(-3, -2).reshape(-1, block * block)
     # Frequency-major output (B*B, blocks): the per-frequency reductions then run over contiguous memory, and the
     # GEMM reads the block layout through a transpose flag instead of a second copy.
@@ -136,13 +119,6 @@ def frequency_profile(x: torch.Tensor, block: int, normalization: str = "dc_mean
     else:
         amplitude = amp.sum(1) / n
     return {"amplitude": amplitude, "energy": energy}
-
-
-def hf_energy_share(energy: torch.Tensor, exclude_dc: bool = False) -> float:
-    """Share of spectral energy at zigzag indices in the upper half (index >= B*B/2) of a profile."""
-    e = energy[1:] if exclude_dc else energy
-    first_hf = energy.numel() // 2 - (1 if exclude_dc else 0)
-    return float(e[first_hf:].sum() / e.sum().clamp_min(torch.finfo(e.dtype).tiny))
 
 
 def lowpass_mask(block: int, keep_fraction: float, device=None) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """The workflow's stages as plain functions: each Snakemake script in workflow/scripts calls one of these.
 
 Each stage takes only the settings that determine its output (not the whole config), so that Snakemake's params
-trigger reruns exactly where a setting changed.
+trigger reruns exactly where a setting changed. Every job imports this module in a fresh interpreter, so it imports
+only what the CSV-only stages need; each stage imports the rest (torch, Hydra, models) itself.
 """
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ import logging
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import OmegaConf
 
 from .grid import RUN_KEYS
 from .provenance import atomic_write, write_csv, write_json
-from .runconfig import compose_run_config
 
 log = logging.getLogger(__name__)
 SPECTRUM_COLUMNS = ["freq_index", "amplitude", "energy", "block", "axis"]
@@ -21,6 +20,9 @@ SPECTRUM_COLUMNS = ["freq_index", "amplitude", "energy", "block", "axis"]
 
 def data_config(data: dict):
     """The full data config: the dataset's Hydra group with the workflow's data settings on top."""
+    from omegaconf import OmegaConf
+
+    from .runconfig import compose_run_config
     group = compose_run_config("train_ae", [f"data={data['name']}"]).data
     return OmegaConf.merge(group, {k: v for k, v in data.items() if k in group and v is not None})
 
@@ -50,7 +52,10 @@ def _is_video(overrides: list[str]) -> bool:
 def import_pretrained_stage(overrides: list[str], pretrained: dict) -> None:
     """Make a pretrained AE (image or video) a run folder like any trained one (ae/ + config.yaml), so every
     analysis applies."""
+    from omegaconf import OmegaConf
+
     from .models.autoencoders import autoencoder_from_config
+    from .runconfig import compose_run_config
     from .train.ae import save_final_autoencoder
     cfg = compose_run_config("train_ae", [*overrides, f"model.pretrained={pretrained['source']}",
                                           f"model.allow_download={bool(pretrained.get('allow_download'))}"])
@@ -129,7 +134,7 @@ def collect_stage(spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], 
     and reconstruction.csv hold both modalities (column `modality`). reconstruction.csv also carries each AE's
     latent HF share, so that one table holds everything per variant.
     """
-    from .analysis.spectra import hf_share_table
+    from .analysis.hf_share import hf_share_table
     spectra = pd.concat([pd.read_csv(f) for f in [rgb_csv, *spectra_csvs]], ignore_index=True)
     write_csv(out_spectra, spectra)
     if out_video_spectra is not None:
@@ -159,7 +164,7 @@ def encode_latents_stage(run_dir: str, dit: dict, seed: int, batch_size: int, de
 
 def reference_stats_stage(data: dict, fd: dict, num_images: int, out_path: str) -> None:
     """Feature statistics of the reference images, computed once and shared by every DiT evaluation."""
-    from .generation.evaluate import ReferenceStatistics
+    from .generation.reference import ReferenceStatistics
     ReferenceStatistics(out_path, data_config(data), num_images, fd).get()
 
 
@@ -176,7 +181,8 @@ def _out_dir(overrides: list[str]) -> str:
 def evaluate_dit_stage(dit_dir: str, ae_dir: str, meta: dict, dit: dict, data: dict, fd: dict, reference: str,
                        device: str, out_csv: str, out_grid: str, out_gif: str) -> None:
     """Score every kept snapshot of one DiT (generation.csv rows) and save a sample grid of the last one."""
-    from .generation.evaluate import ReferenceStatistics, evaluate_dit
+    from .generation.evaluate import evaluate_dit
+    from .generation.reference import ReferenceStatistics
     ref = ReferenceStatistics(reference, data_config(data), dit["reference_images"], fd)
     df = evaluate_dit(dit_dir, ae_dir, ref, dit["num_samples"], dit["sample_steps"], dit["sampler"], dit["guidance"],
                       dit["batch_size_eval"], device, grid_path=out_grid, gif_path=out_gif)

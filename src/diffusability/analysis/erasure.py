@@ -53,7 +53,7 @@ def erasure_study(run_dirs: dict[str, str], fractions: list[float], latent_block
                              "ssim": float(ssim(xe, x).mean()), "psnr_vs_clean": float(psnr(xe, x).mean())})
                 grid += [_to_uint8_rows(xe[i], grid_size, method="rgb", erase_fraction=f, image=i)
                          for i in range(min(grid_images, len(x)))]
-        z = encode_batched(ae, x, 32, sample=False)
+        z = encode_batched(ae, x, 32, sample=False).cpu()  # erased on the CPU, beside the RGB images
         clean = None
         for f in sorted(fractions):
             ze = erase_high_frequencies(z, latent_block, f)

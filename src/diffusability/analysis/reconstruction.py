@@ -25,7 +25,7 @@ def evaluate_reconstruction(run_dir: str | Path, num_images: int, batch_size: in
     ae, cfg = load_trained_autoencoder(run_dir, dev)
     torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
     x = validation_images(cfg.data, num_images)
-    z = encode_batched(ae, x, batch_size, sample=False)
+    z = encode_batched(ae, x, batch_size, sample=False).cpu()  # the latent statistics below are taken on the CPU
     lp = load_lpips()
     scores = {"psnr": [], "ssim": [], "lpips": []}
     recons = []

@@ -4,6 +4,9 @@ Each function returns a tidy frame with one row per zigzag frequency index: `fre
 as configured), `energy` (mean squared coefficient, unnormalised; the HF share is computed from it) and `block`.
 Video latents (N, C, T, H, W) get the same block DCT per frame (`axis` = space) and, optionally, a DCT along time
 at every latent position (`axis` = time, one row per temporal frequency).
+
+The RGB-reference jobs use this module without any autoencoder, so the AE code (diffusers) is imported by the
+functions that load or run one.
 """
 from __future__ import annotations
 
@@ -15,9 +18,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from ..data import build_dataset, validation_batch
-from ..dct import frequency_profile, hf_energy_share
-from ..models.autoencoders import encode
-from ..train.ae import resolve_device
+from ..dct import frequency_profile
 
 
 def load_trained_autoencoder(run_dir: str | Path, device: torch.device):
@@ -35,17 +36,20 @@ def validation_images(data_cfg, num_images: int) -> torch.Tensor:
 
 
 def _profile_frame(x: torch.Tensor, block: int, normalization: str) -> pd.DataFrame:
+    # The profile runs where x is (beside the encoder); only its 2 x B*B values come to the CPU.
     prof = frequency_profile(x, block, normalization)
-    return pd.DataFrame({"freq_index": range(block * block), "amplitude": prof["amplitude"].double().numpy(),
-                         "energy": prof["energy"].double().numpy(), "block": block})
+    return pd.DataFrame({"freq_index": range(block * block), "amplitude": prof["amplitude"].double().cpu().numpy(),
+                         "energy": prof["energy"].double().cpu().numpy(), "block": block})
 
 
 @torch.no_grad()
 def encode_batched(ae, x: torch.Tensor, batch_size: int, sample: bool, seed: int = 0) -> torch.Tensor:
-    """Latents of x in batches; posterior samples are drawn from one generator seeded by `seed`."""
+    """Latents of x in batches, on the encoder's device; posterior samples are drawn from one generator seeded by
+    `seed`."""
+    from ..models.autoencoders import encode
     device = next(ae.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
-    return torch.cat([encode(ae, x[i:i + batch_size].to(device), sample, gen).float().cpu()
+    return torch.cat([encode(ae, x[i:i + batch_size].to(device), sample, gen).float()
                       for i in range(0, len(x), batch_size)])
 
 
@@ -53,12 +57,13 @@ def temporal_profile(x: torch.Tensor, normalization: str = "dc_mean") -> pd.Data
     """DCT along time of (N, C, T, H, W) at every (n, c, h, w): one row per temporal frequency (`axis` = time)."""
     from ..dct import dct_matrix
     t = x.shape[2]
-    coeffs = torch.einsum("kt,ncthw->knchw", dct_matrix(t, torch.float64), x.double()).reshape(t, -1)
+    d = dct_matrix(t, torch.float64).to(x.device)
+    coeffs = torch.einsum("kt,ncthw->knchw", d, x.double()).reshape(t, -1)
     energy, amp = coeffs.square().mean(1), coeffs.abs().mean(1)
     if normalization != "none":  # dc_block's per-sample ratio is as unstable here as in space: use the DC mean
         amp = amp / amp[0].clamp_min(1e-12)
-    return pd.DataFrame({"freq_index": range(t), "amplitude": amp.numpy(), "energy": energy.numpy(), "block": t,
-                         "axis": "time"})
+    return pd.DataFrame({"freq_index": range(t), "amplitude": amp.cpu().numpy(), "energy": energy.cpu().numpy(),
+                         "block": t, "axis": "time"})
 
 
 def spectra_of(x: torch.Tensor, block: int, normalization: str, time_axis: bool = False) -> pd.DataFrame:
@@ -71,7 +76,9 @@ def spectra_of(x: torch.Tensor, block: int, normalization: str, time_axis: bool 
 
 def latent_spectrum(run_dir: str | Path, block: int, normalization: str, latent: str, num_images: int,
                     batch_size: int = 32, device: str = "auto", time_axis: bool = False) -> pd.DataFrame:
-    """Zigzag profile of a trained AE's latents on the validation images (or clips: per frame, and along time)."""
+    """Zigzag profile of a trained AE's latents on the validation images (or clips: per frame, and along time),
+    computed on the encoder's device."""
+    from ..train.ae import resolve_device
     dev = resolve_device(device)
     ae, cfg = load_trained_autoencoder(run_dir, dev)
     torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
@@ -118,14 +125,3 @@ def rgb_video_spectrum(data_cfg, compression: int, temporal: int, block: int, no
     """RGB reference of the video latents: validation clips at the latent's size, per frame and along time."""
     x = rgb_video_at_latent_size(validation_images(data_cfg, num_clips), compression, temporal)
     return spectra_of(x, block, normalization, time_axis)
-
-
-def hf_share_table(spectra: pd.DataFrame, exclude_dc: bool, keys: list[str]) -> pd.DataFrame:
-    """One hf_share per group of `keys`, from the per-frequency `energy` column."""
-    rows = []
-    if "axis" in spectra:  # the HF share is a spatial measure (per image / per frame)
-        spectra = spectra[spectra["axis"].fillna("space") == "space"]
-    for group, g in spectra.groupby(keys, dropna=False, sort=False):
-        energy = torch.tensor(g.sort_values("freq_index")["energy"].to_numpy())
-        rows.append({**dict(zip(keys, group)), "hf_share": hf_energy_share(energy, exclude_dc)})
-    return pd.DataFrame(rows)

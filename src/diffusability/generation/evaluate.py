@@ -3,59 +3,28 @@ for video the same with FVD).
 
 The score is the Fréchet distance to a reference split in the configured feature space: FID with real Inception
 weights, else `fd_proxy` with the offline proxy network. The reference statistics are computed once per dataset
-and feature space, saved, and reused for every checkpoint and every model.
+and feature space, saved, and reused for every checkpoint and every model (generation/reference.py).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from ..analysis.spectra import load_trained_autoencoder
-from ..data import build_dataset
-from ..provenance import save_tensors
 from ..diffusion.flow import sample_flow
 from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name, to_uint8
 from ..models.dit import dit_forward, null_class
 from ..train.ae import resolve_device
 from ..train.dit import build_dit_for_cache, snapshot_path
 from .latents import load_latents, normalisation
+from .reference import ReferenceStatistics
 
-__all__ = ["ReferenceStatistics", "evaluate_dit", "generate_images", "save_samples"]
-
-
-class ReferenceStatistics:
-    """Feature statistics of the reference images, computed on first use and then read from `path`."""
-
-    def __init__(self, path: str | Path, data_cfg, num_images: int, fd: dict, seed: int = 0):
-        self.path, self.data_cfg, self.num_images, self.fd, self.seed = Path(path), data_cfg, num_images, fd, seed
-        self.computations = 0  # how many times the reference set went through the feature network
-
-    def reference_images(self) -> torch.Tensor:
-        # Photos: crops from their own seed stream of the training photos (what the DiT models); folders: the
-        # first images of the (shuffled) training split, as FID on ImageNet uses the training set.
-        ds = build_dataset(self.data_cfg, "train", 20_000 + self.seed)
-        try:
-            n = min(self.num_images, len(ds))
-        except TypeError:
-            n = self.num_images
-        return torch.stack([ds[i][0] for i in range(n)])
-
-    def get(self, space: FeatureSpace | None = None) -> dict:
-        if self.path.exists():
-            t = load_file(str(self.path))
-            return {"mu": t["mu"].numpy(), "sigma": t["sigma"].numpy()}
-        space = space or FeatureSpace(self.fd["kind"], self.fd["weights"], cuda=torch.cuda.is_available())
-        stats = space.statistics(self.reference_images())
-        self.computations += 1
-        save_tensors(self.path, {"mu": torch.from_numpy(np.ascontiguousarray(stats["mu"])),
-                                 "sigma": torch.from_numpy(np.ascontiguousarray(stats["sigma"]))})
-        return stats
+__all__ = ["evaluate_dit", "generate_images", "save_samples"]
 
 
 @torch.no_grad()

@@ -2,14 +2,10 @@
 (left: FID), then video panels (right: FVD)."""
 from __future__ import annotations
 
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from ..tidy import read_tidy  # noqa: E402
-from .spectra import save_figure  # noqa: E402
+from ..tidy import read_tidy
+from .lines import DEEP, mean_sd_line, plt, theme
+from .spectra import save_figure
 
 VARIANT_LABELS = {"vanilla": "vanilla", "ft": "FT (no SE)", "se": "SE"}
 METRIC_LABELS = {"fid": "FID", "fd_proxy": "Fréchet distance (offline proxy features, not FID)",
@@ -23,15 +19,16 @@ def fig1_convergence(generation_csv: str, outputs: list[str]) -> None:
     df["modality"] = df["modality"].fillna("image") if "modality" in df else "image"
     df["_m"] = df["modality"].map({"image": 0, "video": 1})
     panels = [(m, b, d) for _, m, b, d in sorted(df.groupby(["_m", "modality", "base", "dit"]).groups)]
-    sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
-    order = [v for v in VARIANT_LABELS.values() if v in set(df.AE)]
-    palette = dict(zip(VARIANT_LABELS.values(), sns.color_palette("deep", 3)))
-    for ax, (modality, base, dit) in zip(axes[0], panels):
-        sub = df[(df.modality == modality) & (df.base == base) & (df.dit == dit)]
-        sns.lineplot(data=sub, x="step", y="value", hue="AE", hue_order=order, palette=palette, marker="o",
-                     errorbar="sd", ax=ax)
-        ax.set_title(f"{'video ' if modality == 'video' else ''}DiT-{dit} on {base}", fontsize=8)
-        ax.set_xlabel("DiT training step")
-        ax.set_ylabel(METRIC_LABELS.get(sub.metric.iloc[0], sub.metric.iloc[0]), fontsize=7)
-    save_figure(fig, outputs)
+    with theme():
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
+        order = [v for v in VARIANT_LABELS.values() if v in set(df.AE)]
+        palette = dict(zip(VARIANT_LABELS.values(), DEEP))
+        for ax, (modality, base, dit) in zip(axes[0], panels):
+            sub = df[(df.modality == modality) & (df.base == base) & (df.dit == dit)]
+            for ae in order:  # every variant in every legend, as in one figure-wide hue order
+                mean_sd_line(ax, sub[sub.AE == ae], "step", "value", color=palette[ae], marker="o", label=ae)
+            ax.legend(title="AE")
+            ax.set_title(f"{'video ' if modality == 'video' else ''}DiT-{dit} on {base}", fontsize=8)
+            ax.set_xlabel("DiT training step")
+            ax.set_ylabel(METRIC_LABELS.get(sub.metric.iloc[0], sub.metric.iloc[0]), fontsize=7)
+        save_figure(fig, outputs)

@@ -1,15 +1,11 @@
 """Figures of the SE study: Fig. 4 (latent spectra with and without SE) and Fig. 5 (high-frequency erasure)."""
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from ..tidy import read_tidy  # noqa: E402
-from .spectra import save_figure, spectrum_plot  # noqa: E402
+from ..tidy import read_tidy
+from .lines import DEEP, MARKERS, mean_sd_line, plt, theme
+from .spectra import save_figure, spectrum_plot
 
 
 def variant_label(row) -> str:
@@ -44,30 +40,31 @@ def fig5_hf_erasure(curves_csv: str, grid_csv: str, outputs: list[str]) -> None:
     names = {"rgb": "RGB", "vanilla": "AE latent", "ft": "FT latent", "se": "SE latent"}
     methods = [m for m in methods if m in set(grid.method)]
     fractions = sorted(curves.erase_fraction.unique())
-    sns.set_theme(style="whitegrid", context="paper")
-    fig = plt.figure(figsize=(2.0 + 1.3 * len(fractions) + 3.6, 1.35 * len(methods) + 0.6))
-    gs = fig.add_gridspec(len(methods), len(fractions) + 2, width_ratios=[1] * len(fractions) + [0.25, 3.2])
-    for i, m in enumerate(methods):
-        for j, f in enumerate(fractions):
-            ax = fig.add_subplot(gs[i, j])
-            px = grid[(grid.method == m) & np.isclose(grid.erase_fraction, f)]
-            h, w = px.y.max() + 1, px.x.max() + 1
-            img = np.zeros((h, w, 3), dtype=np.uint8)
-            img[px.y, px.x] = px[["r", "g", "b"]].to_numpy()
-            ax.imshow(img, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(f"{100 * f:.0f}% erased", fontsize=8)
-            if j == 0:
-                ax.set_ylabel(names[m], fontsize=8)
-    ax = fig.add_subplot(gs[:, -1])
-    # Against the un-erased signal (the image for RGB, the AE's own reconstruction for a latent), so the curve
-    # shows what the erasure destroys, not the AE's reconstruction error; fraction 0 is lossless by definition.
-    curves = curves[curves.erase_fraction > 0].assign(label=curves.method.map(names))
-    sns.lineplot(data=curves, x="erase_fraction", y="psnr_vs_clean", hue="label", hue_order=[names[m] for m in methods],
-                 style="label", markers=True, dashes=False, errorbar="sd", ax=ax)
-    ax.set_xlabel("share of zigzag DCT coefficients erased")
-    ax.set_ylabel("PSNR vs un-erased signal (dB)")
-    ax.legend(title=None, fontsize=7)
-    save_figure(fig, outputs)
+    with theme():
+        fig = plt.figure(figsize=(2.0 + 1.3 * len(fractions) + 3.6, 1.35 * len(methods) + 0.6))
+        gs = fig.add_gridspec(len(methods), len(fractions) + 2, width_ratios=[1] * len(fractions) + [0.25, 3.2])
+        for i, m in enumerate(methods):
+            for j, f in enumerate(fractions):
+                ax = fig.add_subplot(gs[i, j])
+                px = grid[(grid.method == m) & np.isclose(grid.erase_fraction, f)]
+                h, w = px.y.max() + 1, px.x.max() + 1
+                img = np.zeros((h, w, 3), dtype=np.uint8)
+                img[px.y, px.x] = px[["r", "g", "b"]].to_numpy()
+                ax.imshow(img, interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if i == 0:
+                    ax.set_title(f"{100 * f:.0f}% erased", fontsize=8)
+                if j == 0:
+                    ax.set_ylabel(names[m], fontsize=8)
+        ax = fig.add_subplot(gs[:, -1])
+        # Against the un-erased signal (the image for RGB, the AE's own reconstruction for a latent), so the curve
+        # shows what the erasure destroys, not the AE's reconstruction error; fraction 0 is lossless by definition.
+        curves = curves[curves.erase_fraction > 0]
+        for m, color, marker in zip(methods, DEEP, MARKERS):
+            mean_sd_line(ax, curves[curves.method == m], "erase_fraction", "psnr_vs_clean", color=color,
+                         marker=marker, label=names[m])
+        ax.set_xlabel("share of zigzag DCT coefficients erased")
+        ax.set_ylabel("PSNR vs un-erased signal (dB)")
+        ax.legend(title=None, fontsize=7)
+        save_figure(fig, outputs)

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from ..provenance import atomic_write  # noqa: E402
-from ..tidy import read_tidy  # noqa: E402
+from ..provenance import atomic_write
+from ..tidy import read_tidy
+from .lines import mean_sd_line, plt, theme, viridis
 
 
 def save_figure(fig, outputs: list[str | Path]) -> None:
@@ -33,23 +29,22 @@ def save_figure(fig, outputs: list[str | Path]) -> None:
 def spectrum_plot(df: pd.DataFrame, hue: str, hue_label: str, title: str, outputs: list[str | Path],
                   log_amplitude: bool = True, reference: pd.DataFrame | None = None,
                   order: list | None = None) -> None:
-    sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    levels = order if order is not None else sorted(df[hue].unique())
-    palette = dict(zip(levels, sns.color_palette("viridis", n_colors=len(levels))))
-    sns.lineplot(data=df, x="freq_index", y="amplitude", hue=hue, hue_order=levels, palette=palette,
-                 errorbar="sd", ax=ax, legend="full")
-    if reference is not None and len(reference):
-        ref = reference.groupby("freq_index", as_index=False)["amplitude"].mean()
-        ax.plot(ref["freq_index"], ref["amplitude"], "k--", lw=1.6, label="RGB")
-    if log_amplitude:
-        ax.set_yscale("log")
-    ax.set_xlabel("zigzag frequency index")
-    ax.set_ylabel("normalized amplitude")
-    ax.set_title(title)
-    handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles, labels, title=hue_label, fontsize=7, title_fontsize=8, ncol=2)
-    save_figure(fig, outputs)
+    with theme():
+        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+        levels = order if order is not None else sorted(df[hue].unique())
+        for level, color in zip(levels, viridis(len(levels))):
+            mean_sd_line(ax, df[df[hue] == level], "freq_index", "amplitude", color=color, label=str(level))
+        if reference is not None and len(reference):
+            ref = reference.groupby("freq_index", as_index=False)["amplitude"].mean()
+            ax.plot(ref["freq_index"], ref["amplitude"], "--", color=".1", lw=1.6, label="RGB")  # seaborn's "k"
+        if log_amplitude:
+            ax.set_yscale("log")
+        ax.set_xlabel("zigzag frequency index")
+        ax.set_ylabel("normalized amplitude")
+        ax.set_title(title)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles, labels, title=hue_label, fontsize=7, title_fontsize=8, ncol=2)
+        save_figure(fig, outputs)
 
 
 def _fmt_kl(v: float) -> str:
@@ -98,20 +93,23 @@ def fig_video_spectra(video_spectra_csv: str, outputs: list[str], log_amplitude:
     df["AE"] = df.variant.map(labels)
     presets = sorted(df.preset.unique())
     axes_names = [a for a in ("space", "time") if a in set(df["axis"])]
-    sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(len(presets), len(axes_names), figsize=(4.8 * len(axes_names), 3.3 * len(presets)),
-                             squeeze=False, layout="constrained")
-    palette = {"vanilla": "C0", "FT (no SE)": "C1", "SE": "C2", "RGB": "black"}
-    for row, preset in zip(axes, presets):
-        for ax, axis in zip(row, axes_names):
-            sub = df[(df.preset == preset) & (df["axis"] == axis)]
-            sns.lineplot(data=sub, x="freq_index", y="amplitude", hue="AE", palette=palette, errorbar="sd", ax=ax,
-                         hue_order=[v for v in labels.values() if v in set(sub.AE)], style="AE",
-                         dashes={k: (2, 2) if k == "RGB" else "" for k in labels.values()}, marker="o")
-            if log_amplitude:
-                ax.set_yscale("log")
-            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-            ax.set_xlabel("zigzag frequency index (per frame)" if axis == "space" else "temporal frequency index")
-            ax.set_ylabel("normalized amplitude")
-            ax.set_title(f"{preset}: latent spectrum {'per frame' if axis == 'space' else 'along time'}", fontsize=8)
-    save_figure(fig, outputs)
+    with theme():
+        fig, axes = plt.subplots(len(presets), len(axes_names), figsize=(4.8 * len(axes_names), 3.3 * len(presets)),
+                                 squeeze=False, layout="constrained")
+        palette = {"vanilla": "C0", "FT (no SE)": "C1", "SE": "C2", "RGB": "black"}
+        for row, preset in zip(axes, presets):
+            for ax, axis in zip(row, axes_names):
+                sub = df[(df.preset == preset) & (df["axis"] == axis)]
+                for ae in [v for v in labels.values() if v in set(sub.AE)]:
+                    dashes = {"dashes": (2, 2)} if ae == "RGB" else {}
+                    mean_sd_line(ax, sub[sub.AE == ae], "freq_index", "amplitude", color=palette[ae], marker="o",
+                                 label=ae, **dashes)
+                ax.legend(title="AE")
+                if log_amplitude:
+                    ax.set_yscale("log")
+                ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+                ax.set_xlabel("zigzag frequency index (per frame)" if axis == "space" else "temporal frequency index")
+                ax.set_ylabel("normalized amplitude")
+                ax.set_title(f"{preset}: latent spectrum {'per frame' if axis == 'space' else 'along time'}",
+                             fontsize=8)
+        save_figure(fig, outputs)
