@@ -4,8 +4,8 @@ Each Snakemake job runs one workflow/scripts/*.py in a fresh interpreter: Snakem
 then the stage function, whose leading imports (and those of the helpers it calls in its own module, such as
 stages.data_config) load what only that stage needs. For each script this runs exactly those imports (read with
 `ast` from the script and the package source) in a fresh interpreter, several times, and prints the median seconds
-from process start to the line after the last import. With --before REF the
-same is measured on a checkout of REF (a temporary git worktree), for a before/after table.
+from process start to the line after the last import. With --before REF the same is measured on a checkout of REF
+(a temporary git worktree), taking turns with this tree at every repeat, for a before/after table.
 
 Targets: <= 2 s for the rules that only read and write CSVs (tables, figures, merges, claims), <= 4 s for the others
 (they load a model, or run torch on images).
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import os
 import statistics
 import subprocess
@@ -92,31 +93,53 @@ def startup_imports(script: Path, tree: Path) -> list[str]:
     return list(dict.fromkeys(imports + TRAINER.get(script.stem, [])))
 
 
-def time_imports(imports: list[str], tree: Path, repeats: int) -> float:
-    """Median seconds from launching a fresh interpreter to the line after `imports` (one untimed warm-up run)."""
-    program = "\n".join([*PREAMBLE, *imports, "import time", "print(time.time())"])
+def _program(imports: list[str]) -> str:
+    return "\n".join([*PREAMBLE, *imports, "import time", "print(time.time())"])
+
+
+def _run_once(program: str, tree: Path) -> float:
+    """Seconds from launching a fresh interpreter to the end of `program` (which prints time.time() last)."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
-    times = []
-    for i in range(repeats + 1):
-        start = time.time()
-        proc = subprocess.run([sys.executable, "-c", program], cwd=tree, env=env, capture_output=True, text=True)
-        if proc.returncode:
-            raise RuntimeError(f"imports failed in {tree}:\n{program}\n{proc.stderr[-2000:]}")
-        if i:
-            times.append(float(proc.stdout.split()[-1]) - start)
-    return statistics.median(times)
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-c", program], cwd=tree, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"imports failed in {tree}:\n{program}\n{proc.stderr[-2000:]}")
+    return float(proc.stdout.split()[-1]) - start
 
 
-def measure(tree: Path, repeats: int) -> dict[str, float]:
-    """Start-up seconds per script of `tree`; scripts with the same imports share one measurement."""
-    cache, out = {}, {}
-    for script in sorted((tree / "workflow" / "scripts").glob("*.py")):
-        key = tuple(startup_imports(script, tree))
-        if key not in cache:
-            cache[key] = time_imports(list(key), tree, repeats)
-        out[script.stem] = cache[key]
-        print(f"  {tree.name}: {script.stem:20s} {out[script.stem]:5.2f} s", file=sys.stderr)
+def measure(trees: list[Path], repeats: int) -> list[dict[str, float]]:
+    """Median start-up seconds per script, for each tree. The trees take turns at every repeat, so that they share
+    whatever else the machine is doing; a first round warms the caches and is not counted; scripts with the same
+    imports share one measurement."""
+    out, cache = [{} for _ in trees], {}
+    for script in sorted(p.stem for p in (trees[-1] / "workflow" / "scripts").glob("*.py")):
+        paths = [tree / "workflow" / "scripts" / f"{script}.py" for tree in trees]
+        programs = [_program(startup_imports(p, tree)) if p.exists() else None for p, tree in zip(paths, trees)]
+        todo = [(i, prog) for i, prog in enumerate(programs) if prog and (i, prog) not in cache]
+        runs = {key: [] for key in todo}
+        for r in range(repeats + 1):
+            for i, prog in todo:
+                t = _run_once(prog, trees[i])
+                if r:
+                    runs[(i, prog)].append(t)
+        cache.update({key: statistics.median(v) for key, v in runs.items()})
+        for i, prog in enumerate(programs):
+            if prog:
+                out[i][script] = cache[(i, prog)]
+        print(f"  {script:20s} " + " ".join(f"{o.get(script, float('nan')):5.2f}" for o in out), file=sys.stderr)
     return out
+
+
+@contextlib.contextmanager
+def checkout(ref: str):
+    """A temporary git worktree of `ref`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / f"before-{ref}"
+        subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), ref], cwd=ROOT, check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True)
 
 
 def explain(script: str, tree: Path, top: int = 20) -> None:
@@ -139,16 +162,10 @@ def main() -> None:
     if args.explain:
         explain(args.explain, ROOT)
         return
-    before = {}
-    if args.before:
-        with tempfile.TemporaryDirectory() as tmp:
-            tree = Path(tmp) / f"before-{args.before}"
-            subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), args.before], cwd=ROOT, check=True)
-            try:
-                before = measure(tree, args.repeats)
-            finally:
-                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=True)
-    after = measure(ROOT, args.repeats)
+    with contextlib.ExitStack() as stack:
+        trees = [stack.enter_context(checkout(args.before))] if args.before else []
+        *before, after = measure([*trees, ROOT], args.repeats)
+    before = before[0] if before else {}
     print(f"\nJob start-up, interpreter start to the stage's first line of work (median of {args.repeats}, "
           f"{os.cpu_count()} CPUs)")
     head = f"{'script':20s} {'rule kind':9s} " + (f"{'before s':>8s} " if before else "") + f"{'now s':>6s} target"
