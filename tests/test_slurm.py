@@ -103,7 +103,7 @@ def test_requeued_submitit_training_resumes_to_the_same_weights(slurm, tmp_path)
     import submitit
 
     from diffusability.launch import TrainingJob
-    steps = 120
+    steps = 400  # long enough that the requeued step is killed before it could finish (KillWait is 2 s)
     TrainingJob("train_ae", _overrides(tmp_path / "straight", steps))()
     out = tmp_path / "requeued"
     executor = submitit.AutoExecutor(folder=str(tmp_path / "submitit" / "%j"), cluster="slurm")
