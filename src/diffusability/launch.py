@@ -56,8 +56,11 @@ def run_training(config_name: str, overrides: list[str], launcher: dict, out_dir
     job = TrainingJob(config_name, overrides)
     if launcher["name"] == "local":
         return job()
+    # One flat folder made before submitting, never a per-job `%j` folder: submitit creates that one only after sbatch
+    # returns, and a job that starts at once (an idle cluster) then cannot open its log and fails without a word.
     folder = Path(out_dir) / "submitit"
-    executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=launcher.get("submitit_cluster"))
+    folder.mkdir(parents=True, exist_ok=True)
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=launcher.get("submitit_cluster"))
     params = {"timeout_min": launcher["timeout_min"], "nodes": 1, "tasks_per_node": 1,
               "cpus_per_task": launcher["cpus"], "mem_gb": launcher["mem_gb"], "name": Path(out_dir).name}
     if launcher["gpus"] > 1:  # one task per GPU: the trainers run data parallel over the job's tasks
@@ -74,7 +77,7 @@ def run_training(config_name: str, overrides: list[str], launcher: dict, out_dir
         params = {k: v for k, v in params.items() if not k.startswith("slurm_")}
     executor.update_parameters(**params)
     sub = executor.submit(job)
-    print(f"submitted {config_name} as {executor.cluster} job {sub.job_id} (logs: {folder / str(sub.job_id)})",
+    print(f"submitted {config_name} as {executor.cluster} job {sub.job_id} (logs: {sub.paths.stdout})",
           flush=True)
     try:
         result = sub.result()  # waits; FailedJobError carries the job's traceback, UncompletedJobError a cancel
