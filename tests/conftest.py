@@ -2,6 +2,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,21 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+# snakemake-executor-plugin-slurm runs `scontrol show config` whenever Snakemake starts, with any executor. Where
+# Slurm is installed but its controller is down (as the system tier leaves this machine), that waits ~9 s for the
+# controller at every start. Runs on the local executor point scontrol at an empty config, which fails at once.
+_NO_SLURM_CONF = Path(tempfile.mkdtemp(prefix="diffusability-no-slurm-")) / "slurm.conf"
+_NO_SLURM_CONF.touch()
+
+
+def local_env(cwd: Path) -> dict:
+    """Environment of a Snakemake run on the local executor, in a workflow copy at `cwd`."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "DIFFUSABILITY_HYDRA_DIR": str(cwd / "config" / "hydra"),
+            "SLURM_CONF": str(_NO_SLURM_CONF)}
+
+
 def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIFFUSABILITY_HYDRA_DIR": str(cwd / "config" / "hydra")}
+    env = local_env(cwd)
     return subprocess.run([str(BIN / "snakemake"), "--cores", "2", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
