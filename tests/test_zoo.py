@@ -1,0 +1,205 @@
+"""Any diffusers AE through the suite (issue 19): random-initialised, small-config twins of every supported class,
+saved with save_pretrained, read by config, encoded, analysed through the package API and through the CLI; a folder
+that holds no AE and a broken config.json each give one sentence naming the folder."""
+import json
+import subprocess
+import sys
+
+import diffusers
+import pandas as pd
+import pytest
+import torch
+
+from diffusability.analysis.zoo import analyse_autoencoder, default_frames, zoo_inputs
+from diffusability.models.zoo import SUPPORTED_CLASSES, NotAnAutoencoderError, load_zoo_autoencoder, read_spec
+
+KL = dict(block_out_channels=(8, 16, 16), down_block_types=("DownEncoderBlock2D",) * 3,
+          up_block_types=("UpDecoderBlock2D",) * 3, latent_channels=4, norm_num_groups=4, layers_per_block=1,
+          mid_block_add_attention=False)
+MEAN, STD = [0.1, -0.2, 0.3, 0.0], [1.5, 0.5, 2.0, 1.0]
+# class -> (constructor kwargs, (spatial, temporal, latent channels) the twin must encode with)
+TWINS = {
+    "AutoencoderKL": (dict(KL, scaling_factor=0.3611, shift_factor=0.1159), (4, 1, 4)),  # FLUX.1-style scaling
+    "AutoencoderKLFlux2": (KL, (4, 1, 4)),
+    "AutoencoderDC": (dict(latent_channels=8, attention_head_dim=8, encoder_block_out_channels=(8, 16, 16),
+                           decoder_block_out_channels=(8, 16, 16), encoder_layers_per_block=(1, 1, 1),
+                           decoder_layers_per_block=(1, 1, 1), encoder_qkv_multiscales=((), (), ()),
+                           decoder_qkv_multiscales=((), (), ()), scaling_factor=0.41), (4, 1, 8)),
+    "AutoencoderKLQwenImage": (dict(base_dim=8, z_dim=4, dim_mult=[1, 2, 2], num_res_blocks=1,
+                                    temperal_downsample=[False, True], latents_mean=MEAN, latents_std=STD), (4, 1, 4)),
+    "AutoencoderKLCogVideoX": (dict(KL, down_block_types=("CogVideoXDownBlock3D",) * 3,
+                                    up_block_types=("CogVideoXUpBlock3D",) * 3, temporal_compression_ratio=4,
+                                    mid_block_add_attention=None), (4, 4, 4)),
+    "AutoencoderKLLTXVideo": (dict(latent_channels=8, block_out_channels=(8, 16, 16),
+                                   decoder_block_out_channels=(8, 16, 16),
+                                   down_block_types=("LTXVideoDownBlock3D",) * 3,
+                                   layers_per_block=(1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1),
+                                   spatio_temporal_scaling=(True, True, False),
+                                   decoder_spatio_temporal_scaling=(True, True, False),
+                                   decoder_inject_noise=(False,) * 4, downsample_type=("conv",) * 3,
+                                   upsample_residual=(False,) * 3, upsample_factor=(1,) * 3, patch_size=1,
+                                   patch_size_t=1, scaling_factor=0.9), (4, 4, 8)),
+    "AutoencoderKLWan": (dict(base_dim=8, z_dim=4, dim_mult=[1, 2, 2], num_res_blocks=1,
+                              temperal_downsample=[True, True], latents_mean=MEAN, latents_std=STD,
+                              scale_factor_temporal=4, scale_factor_spatial=4), (4, 4, 4)),
+    "AutoencoderKLHunyuanVideo": (dict(latent_channels=4, block_out_channels=(8, 16, 16),
+                                       down_block_types=("HunyuanVideoDownBlock3D",) * 3,
+                                       up_block_types=("HunyuanVideoUpBlock3D",) * 3, layers_per_block=1,
+                                       norm_num_groups=4, spatial_compression_ratio=4, temporal_compression_ratio=4,
+                                       mid_block_add_attention=False), (4, 4, 4)),
+    # Mochi's group norms have 32 groups: its widths cannot go below 32. 8x space, 6x time as the real one.
+    "AutoencoderKLMochi": (dict(encoder_block_out_channels=(32,) * 4, decoder_block_out_channels=(32,) * 4,
+                                latent_channels=4, layers_per_block=(1,) * 5, add_attention_block=(False,) * 5,
+                                latents_mean=tuple(MEAN), latents_std=tuple(STD), scaling_factor=1.0), (8, 6, 4)),
+    # As the real tokenizer: a Haar-wavelet patch (2 here, 4 there), then one 2x space-time level.
+    "AutoencoderKLCosmos": (dict(latent_channels=4, encoder_block_out_channels=(8, 16, 16, 16),
+                                 decode_block_out_channels=(8, 16, 16, 16), attention_resolutions=(), resolution=32,
+                                 num_layers=1, patch_size=2, spatial_compression_ratio=4,
+                                 temporal_compression_ratio=4, latents_mean=None, latents_std=None), (4, 4, 4)),
+}
+
+
+def build_twin(name: str):
+    kw = {k: v for k, v in TWINS[name][0].items() if v is not None}
+    torch.manual_seed(0)
+    ae = getattr(diffusers, name)(**kw).eval()
+    if name == "AutoencoderKLFlux2":  # non-trivial running statistics, so the pipeline's normalisation shows
+        ae.bn.running_mean.copy_(torch.linspace(-0.5, 0.5, ae.bn.num_features))
+        ae.bn.running_var.copy_(torch.linspace(0.5, 2.0, ae.bn.num_features))
+    if name == "AutoencoderKLLTXVideo":
+        ae.latents_mean.copy_(torch.linspace(-0.3, 0.3, 8))
+        ae.latents_std.copy_(torch.linspace(0.5, 1.5, 8))
+    return ae
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo")
+    for name in TWINS:
+        build_twin(name).save_pretrained(root / name)
+    return root
+
+
+def test_every_supported_class_has_a_twin_and_exists_in_diffusers():
+    assert set(TWINS) == set(SUPPORTED_CLASSES)
+    assert all(hasattr(diffusers, name) for name in SUPPORTED_CLASSES)
+
+
+@pytest.mark.parametrize("name", list(TWINS))
+def test_compression_read_from_config_is_what_the_encoder_does(twins, name):
+    spec = read_spec(twins / name)
+    assert (spec.spatial, spec.temporal, spec.latent_channels) == TWINS[name][1]
+    zae = load_zoo_autoencoder(twins / name)
+    frames = 1 + 2 * spec.temporal
+    x = torch.rand(1, 3, frames, 32, 32) * 2 - 1 if spec.kind == "video" else torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        z = zae.posterior(x).mode()
+        want = (1, spec.latent_channels) + ((3,) if spec.kind == "video" else ()) + (32 // spec.spatial,) * 2
+        assert tuple(z.shape) == want
+        lat = zae.normalise(z)
+        torch.testing.assert_close(zae.denormalise(lat), z, rtol=1e-5, atol=1e-5)
+        assert zae.decode(z).shape == x.shape
+
+
+def test_latents_are_scaled_as_each_pipeline_does(twins):
+    z = torch.randn(2, 4, 8, 8)
+    flux1 = load_zoo_autoencoder(twins / "AutoencoderKL")  # FluxPipeline: (z - shift) * scale
+    torch.testing.assert_close(flux1.normalise(z), (z - 0.1159) * 0.3611)
+    qwen = load_zoo_autoencoder(twins / "AutoencoderKLQwenImage")  # QwenImagePipeline: (z - mean) / std
+    m, s = torch.tensor(MEAN).view(1, 4, 1, 1), torch.tensor(STD).view(1, 4, 1, 1)
+    torch.testing.assert_close(qwen.normalise(z), (z - m) / s)
+    wan = load_zoo_autoencoder(twins / "AutoencoderKLWan")
+    z5 = torch.randn(1, 4, 3, 8, 8)
+    torch.testing.assert_close(wan.normalise(z5), (z5 - m[..., None]) / s[..., None])
+    dc = load_zoo_autoencoder(twins / "AutoencoderDC")  # SanaPipeline: z * scaling_factor
+    z8 = torch.randn(1, 8, 8, 8)
+    torch.testing.assert_close(dc.normalise(z8), z8 * 0.41)
+    flux2 = load_zoo_autoencoder(twins / "AutoencoderKLFlux2")  # Flux2Pipeline: BN stats on 2x2-patchified z
+    bn = flux2.ae.bn
+    # Flux2Pipeline._patchify_latents, written out (the pipeline needs transformers, which the suite does not)
+    zp = z.view(2, 4, 4, 2, 4, 2).permute(0, 1, 3, 5, 2, 4).reshape(2, 16, 4, 4)
+    want = (zp - bn.running_mean.view(1, -1, 1, 1)) / (bn.running_var.view(1, -1, 1, 1) + bn.eps).sqrt()
+    got = flux2.normalise(z).view(2, 4, 4, 2, 4, 2).permute(0, 1, 3, 5, 2, 4).reshape(2, 16, 4, 4)
+    torch.testing.assert_close(got, want)
+    assert not torch.allclose(flux2.normalise(z), z, atol=0.1)  # the twin's statistics are not the identity
+
+
+def _assert_frames(out, spec, video):
+    for key in ("spectrum", "hf", "erasure", "reconstruction"):
+        df = out[key]
+        assert len(df) and (df["ae_class"] == spec.class_name).all()
+        assert (df["spatial_compression"] == spec.spatial).all()
+        assert not df.select_dtypes("number").isna().any().any(), key
+    assert set(out["spectrum"]["source"]) == {"latent", "rgb"}
+    assert set(out["spectrum"]["axis"]) == ({"space", "time"} if video else {"space"})
+    hf = out["hf"].set_index("source")["hf_share"]
+    assert 0 < hf["latent"] < 1 and 0 < hf["rgb"] < 1
+    er = out["erasure"]
+    lat = er[er.method == "latent"].sort_values("erase_fraction")
+    assert lat["psnr_vs_clean"].iloc[0] > 100 and lat["psnr_vs_clean"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("name", list(TWINS))
+def test_analysis_of_each_twin_on_real_data(twins, name):
+    zae = load_zoo_autoencoder(twins / name)
+    spec = zae.spec
+    data = "photos" if spec.kind == "image" else "clips"
+    x = zoo_inputs(data=data, kind=spec.kind, num=2, resolution=32, frames=default_frames(spec.temporal))
+    out = analyse_autoencoder(zae, x, block=4, fractions=[0.0, 0.5, 0.75])
+    _assert_frames(out, spec, spec.kind == "video")
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "diffusability.cli.diffusability", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize("name", ["AutoencoderKL", "AutoencoderKLCogVideoX"])
+def test_cli_writes_csvs_and_figure_and_prints_the_hf_share(twins, tmp_path, name):
+    out = tmp_path / "out"
+    r = _cli(twins / name, "--num-images", 2, "--resolution", 32, "--block", 4, "--out", out, "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "HF share" in r.stdout and name in r.stdout
+    for f in ("spectrum.csv", "hf_share.csv", "erasure.csv", "reconstruction.csv", "spectrum.pdf", "spectrum.png",
+              "provenance.json"):
+        assert (out / f).stat().st_size > 0, f
+    spec = pd.read_csv(out / "spectrum.csv")
+    assert {"ae", "ae_class", "spatial_compression", "temporal_compression", "source", "axis", "freq_index",
+            "amplitude", "energy"} <= set(spec.columns)
+    assert json.loads((out / "provenance.json").read_text())["config"]["spec"]["ae_class"] == name
+
+
+def _one_sentence(msg: str, folder) -> None:
+    assert str(folder) in msg and "\n" not in msg.strip() and "Traceback" not in msg
+
+
+def test_a_folder_without_an_autoencoder_is_one_sentence(tmp_path):
+    unet = diffusers.UNet2DModel(sample_size=8, in_channels=3, out_channels=3, block_out_channels=(8, 8),
+                                 down_block_types=("DownBlock2D",) * 2, up_block_types=("UpBlock2D",) * 2,
+                                 layers_per_block=1, norm_num_groups=4)
+    unet.save_pretrained(tmp_path / "unet")
+    with pytest.raises(NotAnAutoencoderError, match="UNet2DModel, not an autoencoder") as err:
+        read_spec(tmp_path / "unet")
+    _one_sentence(str(err.value), tmp_path / "unet")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NotAnAutoencoderError, match="no config.json"):
+        read_spec(tmp_path / "empty")
+    r = _cli(tmp_path / "unet")
+    assert r.returncode == 2 and r.stderr.startswith("error: ")
+    _one_sentence(r.stderr, tmp_path / "unet")
+
+
+def test_a_broken_config_is_one_sentence(tmp_path):
+    (tmp_path / "vae").mkdir()
+    (tmp_path / "vae" / "config.json").write_text('{"_class_name": "AutoencoderKL", "latent_channels": ')
+    with pytest.raises(NotAnAutoencoderError, match="cannot be read as JSON") as err:
+        read_spec(tmp_path)  # a pipeline folder: its vae/ is found
+    _one_sentence(str(err.value), tmp_path)
+    (tmp_path / "vae" / "config.json").write_text('{"_class_name": "AutoencoderKL"}')  # no block_out_channels
+    with pytest.raises(NotAnAutoencoderError, match="compression cannot be read"):
+        read_spec(tmp_path)
+    r = _cli(tmp_path / "vae" / "config.json")  # a file, not a folder
+    assert r.returncode == 2
+    _one_sentence(r.stderr, tmp_path / "vae" / "config.json")
+    with pytest.raises(NotAnAutoencoderError, match="not in the local Hugging Face cache"):
+        read_spec("nobody-here/no-such-vae")
