@@ -2,10 +2,13 @@
 saved with save_pretrained, read by config, encoded, analysed through the package API and through the CLI; a folder
 that holds no AE and a broken config.json each give one sentence naming the folder."""
 import json
+import os
 import subprocess
 import sys
 
+import av
 import diffusers
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -203,3 +206,57 @@ def test_a_broken_config_is_one_sentence(tmp_path):
     _one_sentence(r.stderr, tmp_path / "vae" / "config.json")
     with pytest.raises(NotAnAutoencoderError, match="not in the local Hugging Face cache"):
         read_spec("nobody-here/no-such-vae")
+
+
+def test_a_hub_id_is_read_from_the_local_cache_only(twins, tmp_path):
+    # The layout huggingface_hub keeps: models--<owner>--<name>/{refs/main, snapshots/<commit>/...}
+    repo = tmp_path / "hub" / "models--someone--tiny-vae"
+    snap = repo / "snapshots" / ("0" * 40)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    build_twin("AutoencoderKL").save_pretrained(snap / "vae")  # a pipeline snapshot: the AE is in vae/
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-m", "diffusability.cli.diffusability", "someone/tiny-vae", "--num-images",
+                        "1", "--resolution", "32", "--block", "4", "--out", str(tmp_path / "out"), "--device", "cpu"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "someone/tiny-vae: AutoencoderKL" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "diffusability.cli.diffusability", "someone/other-vae"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 2 and "not in the local Hugging Face cache" in r.stderr
+
+
+def _write_video(path, frames):
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for f in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(stream.encode())
+
+
+def test_a_plain_folder_of_images_or_videos_is_data(twins, tmp_path):
+    from PIL import Image
+
+    from diffusability.data.photos import load_photo
+    imgs = tmp_path / "imgs" / "nested"
+    imgs.mkdir(parents=True)
+    for name in ("coffee", "chelsea"):
+        arr = ((load_photo(name).permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
+        Image.fromarray(arr).save(imgs / f"{name}.png")
+    x = zoo_inputs(data=str(tmp_path / "imgs"), kind="image", num=5, resolution=32, frames=1)
+    assert x.shape == (2, 3, 32, 32) and -1 <= x.min() and x.max() <= 1
+    vids = tmp_path / "vids"
+    vids.mkdir()
+    t = np.arange(12)[:, None, None, None]
+    ramp = (np.arange(48)[None, None, :, None] * 4 + t * 3 + np.zeros((12, 40, 48, 3))) % 255  # moving gradient
+    _write_video(vids / "a.mp4", ramp.astype(np.uint8))
+    x = zoo_inputs(data=str(vids), kind="video", num=2, resolution=32, frames=9)
+    assert x.shape == (1, 3, 9, 32, 32)
+    with pytest.raises(ValueError, match="holds images, but the autoencoder is a video autoencoder"):
+        zoo_inputs(data=str(tmp_path / "imgs"), kind="video", num=1, resolution=32, frames=9)
+    with pytest.raises(FileNotFoundError, match="no video with a cut-free stretch of 17 frames"):
+        zoo_inputs(data=str(vids), kind="video", num=1, resolution=32, frames=17)
+    r = _cli(twins / "AutoencoderKLWan", "--data", tmp_path / "imgs", "--resolution", 32)
+    assert r.returncode == 2
+    _one_sentence(r.stderr, tmp_path / "imgs")
