@@ -260,3 +260,38 @@ def test_a_plain_folder_of_images_or_videos_is_data(twins, tmp_path):
     r = _cli(twins / "AutoencoderKLWan", "--data", tmp_path / "imgs", "--resolution", 32)
     assert r.returncode == 2
     _one_sentence(r.stderr, tmp_path / "imgs")
+
+
+def test_several_aes_make_one_table_and_one_figure(twins, tmp_path):
+    from diffusability.analysis.zoo import analyse_source
+    from diffusability.plots.zoo import fig_ae_zoo
+    from diffusability.provenance import write_csv
+    from diffusability.tables import ae_zoo_table
+    frames = {}
+    for name in ("AutoencoderKL", "AutoencoderDC", "AutoencoderKLLTXVideo"):
+        _, _, out = analyse_source(twins / name, num=1, resolution=32, block=4, fractions=[0.0, 0.5], device="cpu")
+        for key, df in out.items():
+            frames.setdefault(key, []).append(df)
+    merged = {k: pd.concat(v, ignore_index=True) for k, v in frames.items()}
+    for key, df in merged.items():
+        write_csv(tmp_path / f"{key}.csv", df)
+    ae_zoo_table(tmp_path / "hf.csv", tmp_path / "reconstruction.csv", tmp_path / "erasure.csv",
+                 tmp_path / "tab.md", tmp_path / "tab.tex")
+    md = (tmp_path / "tab.md").read_text()
+    assert all(name in md for name in ("AutoencoderKL", "AutoencoderDC", "AutoencoderKLLTXVideo"))
+    assert "hf_share_latent" in md and "erase05_psnr_latent" in md
+    fig_ae_zoo(merged["spectrum"], [tmp_path / "zoo.png"], hf=merged["hf"])
+    assert (tmp_path / "zoo.png").stat().st_size > 10_000
+
+
+def test_wan22_style_patchified_vae_compresses_by_its_patch_too(tmp_path):
+    # Wan 2.2's 5B VAE: a 2x2 patchify before the network (in_channels 12 = 3 x 2 x 2), hence 16x space there
+    ae = diffusers.AutoencoderKLWan(base_dim=8, decoder_base_dim=8, z_dim=4, dim_mult=[1, 2, 2], num_res_blocks=1,
+                                    temperal_downsample=[False, True], is_residual=True, in_channels=12,
+                                    out_channels=12, patch_size=2, latents_mean=MEAN, latents_std=STD)
+    ae.save_pretrained(tmp_path / "wan22")
+    spec = read_spec(tmp_path / "wan22")
+    assert (spec.kind, spec.spatial, spec.temporal, spec.latent_channels) == ("video", 8, 2, 4)
+    zae = load_zoo_autoencoder(tmp_path / "wan22")
+    with torch.no_grad():
+        assert tuple(zae.posterior(torch.zeros(1, 3, 5, 32, 32)).mode().shape) == (1, 4, 3, 4, 4)

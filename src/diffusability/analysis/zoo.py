@@ -142,3 +142,40 @@ def analyse_autoencoder(zae: ZooAutoencoder, x: torch.Tensor, *, block: int, nor
     lead = lambda df: pd.concat([pd.DataFrame([ids] * len(df)), df.reset_index(drop=True)], axis=1)  # noqa: E731
     return {"spectrum": lead(spectrum), "hf": lead(hf), "erasure": lead(erasure),
             "reconstruction": lead(pd.DataFrame([recon]))}
+
+
+def analyse_source(source, *, data: str = "auto", num: int, resolution: int, frames: int | None = None,
+                   block: int, normalization: str = "dc_mean", latent: str = "sample",
+                   fractions=(0.0, 0.25, 0.5, 0.75, 0.9), batch_size: int = 8, device: str = "auto", seed: int = 0):
+    """Load the AE at `source` (folder or cached hub id) and analyse it on `data` (photos | clips | a folder;
+    "auto": photos for an image AE, clips for a video AE). Returns (spec, inputs, frames of analyse_autoencoder).
+
+    The config is read before anything heavy, so a bad folder fails at once; clips get `frames` frames
+    (default_frames of the AE's temporal compression when None)."""
+    from ..models.zoo import load_zoo_autoencoder, read_spec
+    from ..train.ae import resolve_device
+    spec = read_spec(source)
+    data = data if data != "auto" else ("photos" if spec.kind == "image" else "clips")
+    x = zoo_inputs(data=data, kind=spec.kind, num=num, resolution=resolution,
+                   frames=frames or default_frames(spec.temporal))
+    zae = load_zoo_autoencoder(source, device=resolve_device(device))
+    return spec, x, analyse_autoencoder(zae, x, block=block, normalization=normalization, latent=latent,
+                                        fractions=fractions, batch_size=batch_size, seed=seed)
+
+
+def zoo_summary(hf: pd.DataFrame, reconstruction: pd.DataFrame, erasure: pd.DataFrame,
+                erase_fraction: float = 0.5) -> pd.DataFrame:
+    """One row per AE (the AE-zoo table): geometry, latent and RGB HF share and their ratio, reconstruction
+    PSNR/SSIM, and the PSNR left after erasing `erase_fraction` of the latent's (and RGB's) zigzag spectrum."""
+    id_cols = ["ae", "ae_class", "kind", "spatial_compression", "temporal_compression", "latent_channels"]
+    share = hf.pivot_table(index=id_cols, columns="source", values="hf_share").reset_index()
+    share = share.rename(columns={"latent": "hf_share_latent", "rgb": "hf_share_rgb"})
+    share["hf_ratio"] = share["hf_share_latent"] / share["hf_share_rgb"]
+    at = erasure[(erasure.erase_fraction - erase_fraction).abs() < 1e-9]
+    tag = f"{erase_fraction:g}".replace(".", "")
+    lat = at[at.method == "latent"][id_cols + ["psnr_vs_clean"]].rename(
+        columns={"psnr_vs_clean": f"erase{tag}_psnr_latent"})
+    rgb = at[at.method == "rgb"][id_cols + ["psnr"]].rename(columns={"psnr": f"erase{tag}_psnr_rgb"})
+    rec = reconstruction[id_cols + ["psnr", "ssim"]]
+    out = share.merge(rec, on=id_cols, how="left").merge(lat, on=id_cols, how="left")
+    return out.merge(rgb, on=id_cols, how="left")

@@ -66,25 +66,23 @@ def run(args: argparse.Namespace) -> Path:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: this command never downloads
     t0 = time.perf_counter()
     from ..models.zoo import read_spec
-    spec = read_spec(args.source)  # a bad folder fails here, before torch's and diffusers' imports
+    read_spec(args.source)  # a bad folder fails here, before torch's and diffusers' imports
     fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
 
-    from ..analysis.zoo import analyse_autoencoder, default_frames, zoo_inputs
-    from ..models.zoo import load_zoo_autoencoder
+    from ..analysis.zoo import analyse_source
     from ..plots.zoo import fig_ae_zoo
     from ..provenance import write_csv, write_provenance
-    from ..train.ae import resolve_device
+    spec, x, out = analyse_source(args.source, data=args.data, num=args.num_images, resolution=args.resolution,
+                                  frames=args.frames, block=args.block, normalization=args.normalization,
+                                  latent=args.latent, fractions=fractions, batch_size=args.batch_size,
+                                  device=args.device, seed=args.seed)
     data = args.data if args.data != "auto" else ("photos" if spec.kind == "image" else "clips")
-    frames = args.frames or default_frames(spec.temporal)
-    x = zoo_inputs(data=data, kind=spec.kind, num=args.num_images, resolution=args.resolution, frames=frames)
-    zae = load_zoo_autoencoder(args.source, device=resolve_device(args.device))
-    out = analyse_autoencoder(zae, x, block=args.block, normalization=args.normalization, latent=args.latent,
-                              fractions=fractions, batch_size=args.batch_size, seed=args.seed)
     dest = Path(args.out or f"diffusability_{Path(str(args.source)).name}")
     for name, df in (("spectrum", out["spectrum"]), ("hf_share", out["hf"]), ("erasure", out["erasure"]),
                      ("reconstruction", out["reconstruction"])):
         write_csv(dest / f"{name}.csv", df)
     fig_ae_zoo(out["spectrum"], [dest / "spectrum.pdf", dest / "spectrum.png"], hf=out["hf"])
+    frames = x.shape[2] if x.ndim == 5 else None
     write_provenance(dest / "provenance.json", {**vars(args), "data": data, "frames": frames,
                                                 "spec": spec.columns()}, seed=args.seed)
     print(_report(spec, data, x, out))
