@@ -157,12 +157,7 @@ def _cli(*args, cwd=None):
                           capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
-@pytest.mark.parametrize("name", ["AutoencoderKL", "AutoencoderKLCogVideoX"])
-def test_cli_writes_csvs_and_figure_and_prints_the_hf_share(twins, tmp_path, name):
-    out = tmp_path / "out"
-    r = _cli(twins / name, "--num-images", 2, "--resolution", 32, "--block", 4, "--out", out, "--device", "cpu")
-    assert r.returncode == 0, r.stderr
-    assert "HF share" in r.stdout and name in r.stdout
+def _assert_cli_outputs(out, name):
     for f in ("spectrum.csv", "hf_share.csv", "erasure.csv", "reconstruction.csv", "spectrum.pdf", "spectrum.png",
               "provenance.json"):
         assert (out / f).stat().st_size > 0, f
@@ -170,6 +165,16 @@ def test_cli_writes_csvs_and_figure_and_prints_the_hf_share(twins, tmp_path, nam
     assert {"ae", "ae_class", "spatial_compression", "temporal_compression", "source", "axis", "freq_index",
             "amplitude", "energy"} <= set(spec.columns)
     assert json.loads((out / "provenance.json").read_text())["config"]["spec"]["ae_class"] == name
+
+
+def test_cli_on_a_video_ae_writes_csvs_and_figure_and_prints_the_hf_share(twins, tmp_path):
+    name = "AutoencoderKLCogVideoX"
+    out = tmp_path / "out"
+    r = _cli(twins / name, "--num-images", 2, "--resolution", 32, "--block", 4, "--out", out, "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "HF share" in r.stdout and name in r.stdout and "4x time, 4x space" in r.stdout
+    _assert_cli_outputs(out, name)
+    assert set(pd.read_csv(out / "spectrum.csv")["axis"]) == {"space", "time"}
 
 
 def _one_sentence(msg: str, folder) -> None:
@@ -208,7 +213,7 @@ def test_a_broken_config_is_one_sentence(tmp_path):
         read_spec("nobody-here/no-such-vae")
 
 
-def test_a_hub_id_is_read_from_the_local_cache_only(twins, tmp_path):
+def test_cli_on_an_image_ae_from_a_hub_id_in_the_local_cache_only(twins, tmp_path):
     # The layout huggingface_hub keeps: models--<owner>--<name>/{refs/main, snapshots/<commit>/...}
     repo = tmp_path / "hub" / "models--someone--tiny-vae"
     snap = repo / "snapshots" / ("0" * 40)
@@ -220,7 +225,8 @@ def test_a_hub_id_is_read_from_the_local_cache_only(twins, tmp_path):
                         "1", "--resolution", "32", "--block", "4", "--out", str(tmp_path / "out"), "--device", "cpu"],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
-    assert "someone/tiny-vae: AutoencoderKL" in r.stdout
+    assert "someone/tiny-vae: AutoencoderKL" in r.stdout and "HF share" in r.stdout
+    _assert_cli_outputs(tmp_path / "out", "AutoencoderKL")
     r = subprocess.run([sys.executable, "-m", "diffusability.cli.diffusability", "someone/other-vae"],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 2 and "not in the local Hugging Face cache" in r.stderr
@@ -235,7 +241,7 @@ def _write_video(path, frames):
         out.mux(stream.encode())
 
 
-def test_a_plain_folder_of_images_or_videos_is_data(twins, tmp_path):
+def test_a_plain_folder_of_images_or_videos_is_data(twins, tmp_path, capsys):
     from PIL import Image
 
     from diffusability.data.photos import load_photo
@@ -257,9 +263,9 @@ def test_a_plain_folder_of_images_or_videos_is_data(twins, tmp_path):
         zoo_inputs(data=str(tmp_path / "imgs"), kind="video", num=1, resolution=32, frames=9)
     with pytest.raises(FileNotFoundError, match="no video with a cut-free stretch of 17 frames"):
         zoo_inputs(data=str(vids), kind="video", num=1, resolution=32, frames=17)
-    r = _cli(twins / "AutoencoderKLWan", "--data", tmp_path / "imgs", "--resolution", 32)
-    assert r.returncode == 2
-    _one_sentence(r.stderr, tmp_path / "imgs")
+    from diffusability.cli.diffusability import main  # in-process: the subprocess path is tested above
+    assert main([str(twins / "AutoencoderKLWan"), "--data", str(tmp_path / "imgs"), "--resolution", "32"]) == 2
+    _one_sentence(capsys.readouterr().err, tmp_path / "imgs")
 
 
 def test_several_aes_make_one_table_and_one_figure(twins, tmp_path):
