@@ -275,7 +275,10 @@ def test_several_aes_make_one_table_and_one_figure(twins, tmp_path):
     from diffusability.tables import ae_zoo_table
     frames = {}
     for name in ("AutoencoderKL", "AutoencoderDC", "AutoencoderKLLTXVideo"):
-        _, _, out = analyse_source(twins / name, num=1, resolution=32, block=4, fractions=[0.0, 0.5], device="cpu")
+        # as a workflow job calls it: data for either kind, a label for the `ae` column
+        _, _, out = analyse_source(twins / name, data={"image": "photos", "video": "clips"}, num=1, resolution=32,
+                                   block=4, fractions=[0.0, 0.5], device="cpu", label=f"zoo-{name}")
+        assert (out["hf"]["ae"] == f"zoo-{name}").all()
         for key, df in out.items():
             frames.setdefault(key, []).append(df)
     merged = {k: pd.concat(v, ignore_index=True) for k, v in frames.items()}
@@ -284,7 +287,7 @@ def test_several_aes_make_one_table_and_one_figure(twins, tmp_path):
     ae_zoo_table(tmp_path / "hf.csv", tmp_path / "reconstruction.csv", tmp_path / "erasure.csv",
                  tmp_path / "tab.md", tmp_path / "tab.tex")
     md = (tmp_path / "tab.md").read_text()
-    assert all(name in md for name in ("AutoencoderKL", "AutoencoderDC", "AutoencoderKLLTXVideo"))
+    assert all(f"zoo-{name}" in md for name in ("AutoencoderKL", "AutoencoderDC", "AutoencoderKLLTXVideo"))
     assert "hf_share_latent" in md and "erase05_psnr_latent" in md
     fig_ae_zoo(merged["spectrum"], [tmp_path / "zoo.png"], hf=merged["hf"])
     assert (tmp_path / "zoo.png").stat().st_size > 10_000

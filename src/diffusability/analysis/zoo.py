@@ -144,23 +144,32 @@ def analyse_autoencoder(zae: ZooAutoencoder, x: torch.Tensor, *, block: int, nor
             "reconstruction": lead(pd.DataFrame([recon]))}
 
 
-def analyse_source(source, *, data: str = "auto", num: int, resolution: int, frames: int | None = None,
-                   block: int, normalization: str = "dc_mean", latent: str = "sample",
-                   fractions=(0.0, 0.25, 0.5, 0.75, 0.9), batch_size: int = 8, device: str = "auto", seed: int = 0):
-    """Load the AE at `source` (folder or cached hub id) and analyse it on `data` (photos | clips | a folder;
-    "auto": photos for an image AE, clips for a video AE). Returns (spec, inputs, frames of analyse_autoencoder).
+def analyse_source(source, *, data="auto", num: int, resolution: int, frames: int | None = None, block: int,
+                   normalization: str = "dc_mean", latent: str = "sample", fractions=(0.0, 0.25, 0.5, 0.75, 0.9),
+                   batch_size: int = 8, hf_exclude_dc: bool = True, device: str = "auto", seed: int = 0,
+                   label: str | None = None):
+    """Load the AE at `source` (folder or cached hub id) and analyse it. Returns (spec, inputs, frames of
+    analyse_autoencoder).
 
-    The config is read before anything heavy, so a bad folder fails at once; clips get `frames` frames
-    (default_frames of the AE's temporal compression when None)."""
+    data: photos | clips | a folder, or a mapping {"image": ..., "video": ...} picked by the AE's kind (a workflow
+    configures both before it knows each AE's kind); "auto": photos for an image AE, clips for a video AE.
+    label: the `ae` column (default: `source` as given). The config is read before anything heavy, so a bad folder
+    fails at once; clips get `frames` frames (default_frames of the AE's temporal compression when None)."""
+    from dataclasses import replace
+
     from ..models.zoo import load_zoo_autoencoder, read_spec
     from ..train.ae import resolve_device
     spec = read_spec(source)
-    data = data if data != "auto" else ("photos" if spec.kind == "image" else "clips")
-    x = zoo_inputs(data=data, kind=spec.kind, num=num, resolution=resolution,
+    data = data.get(spec.kind) if isinstance(data, dict) else data
+    data = data if data not in (None, "auto") else ("photos" if spec.kind == "image" else "clips")
+    x = zoo_inputs(data=str(data), kind=spec.kind, num=num, resolution=resolution,
                    frames=frames or default_frames(spec.temporal))
     zae = load_zoo_autoencoder(source, device=resolve_device(device))
+    if label is not None:
+        zae.spec = spec = replace(spec, name=str(label))
     return spec, x, analyse_autoencoder(zae, x, block=block, normalization=normalization, latent=latent,
-                                        fractions=fractions, batch_size=batch_size, seed=seed)
+                                        fractions=fractions, batch_size=batch_size, hf_exclude_dc=hf_exclude_dc,
+                                        seed=seed)
 
 
 def zoo_summary(hf: pd.DataFrame, reconstruction: pd.DataFrame, erasure: pd.DataFrame,
