@@ -135,3 +135,14 @@ def main_table(generation_csv: str, modality: str, out_csv: str, out_md: str, ou
     what = "DiT on each AE's latents" if modality == "image" else "video DiT on each video AE's latents"
     render_table(table.drop(columns="ae"), out_md, out_tex,
                  f"Generation quality of {what} ({metric}; lower is better)")
+
+
+def ae_zoo_table(hf_csv: str, recon_csv: str, erasure_csv: str, out_md: str, out_tex: str,
+                 erase_fraction: float = 0.5) -> None:
+    """The AE-zoo table (issue 19): every analysed autoencoder's geometry, latent vs RGB HF share, reconstruction
+    and the PSNR left after erasing `erase_fraction` of the latent spectrum (paper Sec. 2 and Fig. 5)."""
+    from .analysis.zoo import zoo_summary
+    table = zoo_summary(read_tidy(hf_csv, "hf"), read_tidy(recon_csv, "reconstruction"),
+                        read_tidy(erasure_csv, "erasure"), erase_fraction)
+    render_table(table, out_md, out_tex, "How diffusable is each autoencoder: latent HF share beside RGB's, "
+                 f"reconstruction, and PSNR after erasing {erase_fraction:.0%} of the zigzag spectrum")
