@@ -142,8 +142,10 @@ def check_device(config: dict, local_exec: bool) -> None:
 
 
 def check_data_roots(config: dict) -> None:
-    for key, data, name in (("data.root", config["data"], "imagefolder"),
-                            ("video.data.root", config["video"]["data"], "videofolder")):
+    roots = [("data.root", config["data"], "imagefolder")]
+    if config["video"]["enabled"]:  # video.enabled: false runs no video job
+        roots.append(("video.data.root", config["video"]["data"], "videofolder"))
+    for key, data, name in roots:
         root = data.get("root")
         if data["name"] == name and root and not Path(root).expanduser().is_dir():
             raise ConfigError(f"config key {key} names {root}, which is not a folder")
