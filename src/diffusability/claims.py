@@ -259,9 +259,11 @@ def claims_table(results_dir: str | Path, rules: dict, scale: str) -> pd.DataFra
     return pd.DataFrame(rows, columns=COLUMNS).astype({"our_value": float, "seeds": int})
 
 
-def write_claims(results_dir: str | Path, rules: dict, scale: str, out_csv: str | Path, out_md: str | Path) -> None:
-    """The claims table as a tidy CSV and as Markdown (the same table; no LaTeX: it is read, not typeset)."""
-    table = claims_table(results_dir, rules, scale)
+def write_claims(results_dir: str | Path, tolerances: dict, scale: str, out_csv: str | Path, out_md: str | Path
+                 ) -> None:
+    """The claims table as a tidy CSV and as Markdown (the same table; no LaTeX: it is read, not typeset).
+    `tolerances`: the config's claims.* and the main SE weight, the parameters of the decision rules."""
+    table = claims_table(results_dir, tolerances, scale)
     write_csv(out_csv, table)
     shown = table.astype(object).where(table.notna(), None)  # tabulate writes missingval for None, not for NaN
     md = (f"**Claims of the paper and our verdicts ({scale} scale)**\n\n"

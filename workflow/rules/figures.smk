@@ -252,7 +252,7 @@ rule claims:
         f"logs/{SCALE}/claims.log",
     params:
         paper_item=paper_item("claims"),
-        rules={**config["claims"], "main_se_weight": config["se"]["main_weight"]},
+        tolerances={**config["claims"], "main_se_weight": config["se"]["main_weight"]},
         scale=SCALE,
     localrule: True
     script:
