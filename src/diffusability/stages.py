@@ -65,7 +65,7 @@ def import_pretrained_stage(overrides: list[str], pretrained: dict) -> None:
     atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
 
 
-def evaluate_stage(run_dir: str, meta: dict, spectrum: dict, evaluation: dict, device: str, fd: dict,
+def evaluate_stage(*, run_dir: str, meta: dict, spectrum: dict, evaluation: dict, device: str, fd: dict,
                    out_spectrum: str, out_recon: str) -> None:
     """Latent spectrum and reconstruction metrics of one AE (one job: both need the same encoder pass setup)."""
     from .analysis.reconstruction import evaluate_reconstruction
@@ -115,7 +115,7 @@ def rgb_video_spectrum_stage(data: dict, models: list[dict], spectrum: dict, out
     write_csv(out_csv, pd.concat(frames, ignore_index=True).reindex(columns=RUN_KEYS + SPECTRUM_COLUMNS))
 
 
-def erasure_stage(run_dirs: dict[str, str], meta: dict, erasure: dict, latent_block: int, device: str,
+def erasure_stage(*, run_dirs: dict[str, str], meta: dict, erasure: dict, latent_block: int, device: str,
                   out_csv: str, out_grid: str) -> None:
     from .analysis.erasure import erasure_study
     curves, grid = erasure_study(run_dirs, erasure["fractions"], latent_block, erasure["num_images"],
@@ -124,7 +124,7 @@ def erasure_stage(run_dirs: dict[str, str], meta: dict, erasure: dict, latent_bl
     write_csv(out_grid, grid.assign(base=meta["model"], seed=meta["seed"]))
 
 
-def collect_stage(spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], hf_exclude_dc: bool,
+def collect_stage(*, spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], hf_exclude_dc: bool,
                   out_spectra: str, out_hf: str, out_recon: str,
                   video_spectra_csvs: list[str] = (), video_rgb_csv: str | None = None,
                   out_video_spectra: str | None = None) -> None:
@@ -154,7 +154,7 @@ def merge_csvs_stage(inputs: list[str], out_csv: str) -> None:
 
 # --- Latent diffusion (Fig. 1, Table 1) ----------------------------------------------------------------------------
 
-def encode_latents_stage(run_dir: str, dit: dict, seed: int, batch_size: int, device: str, threads: int,
+def encode_latents_stage(*, run_dir: str, dit: dict, seed: int, batch_size: int, device: str, threads: int,
                          out_path: str) -> None:
     """Cache one AE's training-split latents (and normalisation statistics) for its DiTs."""
     from .generation.latents import encode_training_latents
@@ -178,13 +178,14 @@ def _out_dir(overrides: list[str]) -> str:
     return next(o.split("=", 1)[1] for o in overrides if o.startswith("out_dir="))
 
 
-def evaluate_dit_stage(dit_dir: str, ae_dir: str, meta: dict, dit: dict, data: dict, fd: dict, reference: str,
+def evaluate_dit_stage(*, dit_dir: str, ae_dir: str, meta: dict, dit: dict, data: dict, fd: dict, reference: str,
                        device: str, out_csv: str, out_grid: str, out_gif: str) -> None:
     """Score every kept snapshot of one DiT (generation.csv rows) and save a sample grid of the last one."""
     from .generation.evaluate import evaluate_dit
     from .generation.reference import ReferenceStatistics
     ref = ReferenceStatistics(reference, data_config(data), dit["reference_images"], fd)
-    df = evaluate_dit(dit_dir, ae_dir, ref, dit["num_samples"], dit["sample_steps"], dit["sampler"], dit["guidance"],
-                      dit["batch_size_eval"], device, grid_path=out_grid, gif_path=out_gif)
+    df = evaluate_dit(dit_dir, ae_dir, ref, num_samples=dit["num_samples"], steps=dit["sample_steps"],
+                      sampler=dit["sampler"], guidance=dit["guidance"], batch_size=dit["batch_size_eval"],
+                      device=device, grid_path=out_grid, gif_path=out_gif)
     keys = ["ae", "modality", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed"]
     write_csv(out_csv, df.assign(**{k: meta[k] for k in keys})[keys + ["step", "metric", "value"]])
