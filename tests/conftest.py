@@ -28,7 +28,7 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIFFUSABILITY_HYDRA_DIR": str(cwd / "config" / "hydra")}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([str(BIN / "snakemake"), "--cores", "2", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

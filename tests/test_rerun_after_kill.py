@@ -19,7 +19,7 @@ CONFIG = ["--config", "scale=smoke", "ae={steps: 60, checkpoint_every: 10}"]
 
 def test_a_killed_run_is_unlocked_and_resumes(tmp_path):
     wf = copy_workflow(tmp_path)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIFFUSABILITY_HYDRA_DIR": str(wf / "config" / "hydra")}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", TARGET, *CONFIG], cwd=wf, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     ckpt = wf / "results" / "smoke" / "ae" / RUN / "checkpoints" / "step_00000020"

@@ -19,12 +19,11 @@ SPECTRUM_COLUMNS = ["freq_index", "amplitude", "energy", "block", "axis"]
 
 
 def data_config(data: dict):
-    """The full data config: the dataset's Hydra group with the workflow's data settings on top."""
+    """A dataset's settings (the keys of the workflow's data section it reads) as the data modules take them."""
     from omegaconf import OmegaConf
 
-    from .runconfig import compose_run_config
-    group = compose_run_config("train_ae", [f"data={data['name']}"]).data
-    return OmegaConf.merge(group, {k: v for k, v in data.items() if k in group and v is not None})
+    from .runconfig import run_data
+    return OmegaConf.create(run_data(data))
 
 
 def dataset_manifest_stage(data: dict, out_json: str) -> None:
@@ -33,32 +32,15 @@ def dataset_manifest_stage(data: dict, out_json: str) -> None:
     write_json(out_json, describe_dataset(data_config(data)))
 
 
-def train_ae_stage(overrides: list[str]) -> None:
-    """Compose the run config with Hydra and train or fine-tune (resuming from the newest checkpoint if any),
-    in this job or, with the submitit launcher, as its own Slurm job."""
-    from .launch import launcher_for, run_training
-    if _is_video(overrides):
-        rule = "train_video_ae"
-    else:
-        rule = "finetune_se" if any(o.startswith("init_from=") for o in overrides) else "train_ae"
-    run_training("train_ae", overrides, launcher_for(rule), _out_dir(overrides))
-
-
-def _is_video(overrides: list[str]) -> bool:
-    """Video trainings (their data group is a video dataset, or the DiT patchifies time) get the video resources."""
-    return any(o in ("data=clips", "data=videofolder") or o.startswith("model.patch_t=") for o in overrides)
-
-
-def import_pretrained_stage(overrides: list[str], pretrained: dict) -> None:
+def import_pretrained_stage(run_config: dict, overrides: list[str]) -> None:
     """Make a pretrained AE (image or video) a run folder like any trained one (ae/ + config.yaml), so every
-    analysis applies."""
+    analysis applies (`run_config`: runconfig.import_run_config)."""
     from omegaconf import OmegaConf
 
     from .models.autoencoders import autoencoder_from_config
     from .runconfig import compose_run_config
     from .train.ae import save_final_autoencoder
-    cfg = compose_run_config("train_ae", [*overrides, f"model.pretrained={pretrained['source']}",
-                                          f"model.allow_download={bool(pretrained.get('allow_download'))}"])
+    cfg = compose_run_config("train_ae", run_config, overrides)
     ae = autoencoder_from_config(cfg.model)
     out = Path(cfg.out_dir)
     save_final_autoencoder(ae, out)
@@ -166,16 +148,6 @@ def reference_stats_stage(data: dict, fd: dict, num_images: int, out_path: str) 
     """Feature statistics of the reference images, computed once and shared by every DiT evaluation."""
     from .generation.reference import ReferenceStatistics
     ReferenceStatistics(out_path, data_config(data), num_images, fd).get()
-
-
-def train_dit_stage(overrides: list[str]) -> None:
-    from .launch import launcher_for, run_training
-    run_training("train_dit", overrides, launcher_for("train_video_dit" if _is_video(overrides) else "train_dit"),
-                 _out_dir(overrides))
-
-
-def _out_dir(overrides: list[str]) -> str:
-    return next(o.split("=", 1)[1] for o in overrides if o.startswith("out_dir="))
 
 
 def evaluate_dit_stage(*, dit_dir: str, ae_dir: str, meta: dict, dit: dict, data: dict, fd: dict, reference: str,
