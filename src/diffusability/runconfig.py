@@ -157,22 +157,17 @@ def workflow_config(scale: str = "tiny", configfiles: tuple[str, ...] = (), conf
 
 
 def reference_run_config(name: str, config: dict, *, modality: str = "image", finetune: bool = False) -> dict:
-    """The run config of the reference run of `config` (ae.channels_reference at ae.kl_reference, seed 0; its
-    FT control with `finetune`; its vanilla DiT for "train_dit"), with out_dir (and latents / init_from) left
-    mandatory (`???`)."""
-    from .grid import _finetune, _vanilla, dit_name, video_views
+    """The run config of the reference run of `config`: its first SE base (ae.channels_reference at
+    ae.kl_reference, the first seed), that base's FT control with `finetune`, its first DiT for "train_dit"; out_dir
+    (and latents / init_from) left mandatory (`???`)."""
+    from .grid import dit_grid, se_bases, se_grid, video_views
     view = config if modality == "image" else video_views(config)[0]
-    ae = view["ae"]
-    meta = _vanilla(view, ae["channels_reference"], ae["kl_reference"], view["seeds"][0])
     if name == "train_dit":
-        preset, seed = view["dit"]["presets"][0], view["dit"]["seeds"][0]
-        dit = {"dit_run": dit_name(meta["model"], preset, seed), "dit": preset, "seed": seed}
-        return dit_run_config(view, dit, out_dir="???", latents="???")
+        return dit_run_config(view, dit_grid(view)[0], out_dir="???", latents="???")
     if finetune:
-        se = view["se"]
-        return finetune_run_config(view, _finetune(view, meta, 0.0, se["factors"], se["mode"]), out_dir="???",
-                                   init_from="???")
-    return ae_run_config(view, meta, out_dir="???")
+        ft = next(r for r in se_grid(view) if r["variant"] == "ft")
+        return finetune_run_config(view, ft, out_dir="???", init_from="???")
+    return ae_run_config(view, se_bases(view)[0], out_dir="???")
 
 
 def run_config_by_hand(name: str, overrides: list[str] | tuple[str, ...] = (), *, scale: str = "tiny",
