@@ -38,9 +38,9 @@ def launcher_settings(resources, threads: int) -> dict:
     """How a training rule's job trains, from its Snakemake resources (which, unlike params, never trigger a
     rerun: switching to the cluster must not retrain finished models): `launcher`, the rule's GPUs, runtime and
     memory, and the Slurm partition / account / GPU type / submitit cluster where the workflow sets them."""
-    get = resources.get
-    return {"name": get("launcher", "local"), "gpus": int(get("gpu", 0)), "timeout_min": int(get("runtime")),
-            "mem_gb": max(1, int(get("mem_mb")) // 1024), "cpus": int(threads),
+    get = resources.get  # the Slurm keys are resources only where the workflow config names them
+    return {"name": resources.launcher, "gpus": int(resources.gpu), "timeout_min": int(resources.runtime),
+            "mem_gb": max(1, int(resources.mem_mb) // 1024), "cpus": int(threads),
             "partition": get("slurm_partition"), "account": get("slurm_account"), "gpu_model": get("gpu_model"),
             "submitit_cluster": get("submitit_cluster")}
 

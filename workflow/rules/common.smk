@@ -82,7 +82,7 @@ VANILLA_GRID = ae_grid(config)  # the AEs trained from scratch: what Figs. 2 and
 SPINE_RUNS = frozenset(r["model"] for r in VANILLA_GRID)
 
 # Figures and tables: the paper map says which make up all_figures / all_tables and captions them in the report.
-PLOT_LOG = config["plots"].get("log_amplitude", True)
+PLOT_LOG = config["plots"]["log_amplitude"]
 PAPER_ITEMS = load_paper_map(workflow.source_path("../../config/paper_map.yaml"))
 PAPER = {it.id: it for it in PAPER_ITEMS}
 SE_REF = {
