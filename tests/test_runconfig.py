@@ -146,7 +146,8 @@ def test_the_cli_reads_a_workflow_config_file(tmp_path):
     """`python -m diffusability.cli.train_ae --configfile F`: the file's settings reach the run (0 steps: no
     training, the resolved config is saved)."""
     mine = tmp_path / "mine.yaml"
-    mine.write_text(yaml.safe_dump({"ae": {"lr": 7.0e-4, "steps": 1, "batch_size": 2}, "data": {"val_crops_per_photo": 1}}))
+    mine.write_text(yaml.safe_dump({"ae": {"lr": 7.0e-4, "steps": 1, "batch_size": 2},
+                                    "data": {"val_crops_per_photo": 1}}))
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "diffusability.cli.train_ae", "--configfile", str(mine),
                            f"out_dir={out}", "model.latent_channels=4"], capture_output=True, text=True, timeout=300)
