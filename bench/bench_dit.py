@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import save_file
 
 from diffusability.models.dit import DIT_PRESETS, build_dit, dit_forward
-from diffusability.runconfig import compose_run_config
+from diffusability.runconfig import run_config_by_hand
 from diffusability.train.dit import train_dit
 
 
@@ -87,7 +87,7 @@ def main() -> None:
             bare(args.steps)
             bare_s.append(time.perf_counter() - s)
             out = Path(tmp) / f"run{rep}"
-            cfg = compose_run_config("train_dit", [
+            cfg = run_config_by_hand("train_dit", [
                 f"out_dir={out}", f"latents={cache}", f"model.preset={args.preset}", f"optim.steps={args.steps}",
                 f"optim.batch_size={args.batch}",
                 f"optim.checkpoint_every={max(1, args.steps // (args.checkpoints + 1))}",

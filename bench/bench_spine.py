@@ -64,11 +64,11 @@ def bench_dct(shape=(256, 16, 32, 32), block=8) -> None:
 def bench_training(steps: int, threads: int) -> None:
     from diffusability.data import build_dataset
     from diffusability.models.autoencoders import build_autoencoder
-    from diffusability.runconfig import compose_run_config
+    from diffusability.runconfig import run_config_by_hand
     from diffusability.train.ae import train_autoencoder
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = compose_run_config("train_ae", [f"out_dir={tmp}", f"optim.steps={steps}", f"threads={threads}",
+        cfg = run_config_by_hand("train_ae", [f"out_dir={tmp}", f"optim.steps={steps}", f"threads={threads}",
                                               f"optim.checkpoint_every={max(1, steps // 4)}"])
         # Bare loop: same preset, batch and optimiser, one pre-made real batch, nothing else.
         torch.set_num_threads(threads)

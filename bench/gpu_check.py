@@ -41,13 +41,14 @@ def check_dct():
 
 
 def check_ae(tmp):
-    from diffusability.runconfig import compose_run_config
+    from diffusability.runconfig import run_config_by_hand
     from diffusability.train.ae import train_autoencoder
-    for se in (0.0, 0.5):
-        cfg = compose_run_config("train_ae", [
-            f"out_dir={tmp}/ae_se{se}", "model=flux", "data.resolution=256", "optim=gpu", "optim.steps=30",
+    for se in (0.0, 0.5):  # the tiny scale's photos at 256^2 through the FLUX.1 AE, trained from scratch
+        cfg = run_config_by_hand("train_ae", [
+            f"out_dir={tmp}/ae_se{se}", "init_from=null", "model.preset=flux", "model.compression=8",
+            "data.resolution=256", "optim.lr=1e-4", "optim.warmup_steps=500", "optim.steps=30",
             "optim.batch_size=8", "optim.checkpoint_every=20", "device=cuda", "precision=bf16", "threads=8",
-            f"se.weight={se}"])
+            f"se.weight={se}"], finetune=True)
         t = time.perf_counter()
         train_autoencoder(cfg)
         dt = time.perf_counter() - t
@@ -60,12 +61,12 @@ def check_dit_compile(tmp):
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_dit import synthetic_cache
 
-    from diffusability.runconfig import compose_run_config
+    from diffusability.runconfig import run_config_by_hand
     from diffusability.train.dit import train_dit
     cache = Path(tmp) / "cache.safetensors"
     synthetic_cache(cache, (16, 8, 8), classes=7)
     for compile_ in (False, True):
-        cfg = compose_run_config("train_dit", [f"out_dir={tmp}/dit_c{compile_}", f"latents={cache}",
+        cfg = run_config_by_hand("train_dit", [f"out_dir={tmp}/dit_c{compile_}", f"latents={cache}",
                                                "optim.steps=200", "optim.batch_size=64", "device=cuda",
                                                "precision=bf16", f"compile={compile_}", "snapshots=[100]"])
         t = time.perf_counter()

@@ -35,14 +35,13 @@ _NO_SLURM_CONF = Path(tempfile.mkdtemp(prefix="diffusability-no-slurm-")) / "slu
 _NO_SLURM_CONF.touch()
 
 
-def local_env(cwd: Path) -> dict:
-    """Environment of a Snakemake run on the local executor, in a workflow copy at `cwd`."""
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "DIFFUSABILITY_HYDRA_DIR": str(cwd / "config" / "hydra"),
-            "SLURM_CONF": str(_NO_SLURM_CONF)}
+def local_env() -> dict:
+    """Environment of a Snakemake run on the local executor."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "SLURM_CONF": str(_NO_SLURM_CONF)}
 
 
 def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = local_env(cwd)
+    env = local_env()
     return subprocess.run([str(BIN / "snakemake"), "--cores", "2", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
 

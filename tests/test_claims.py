@@ -5,6 +5,10 @@ import pandas as pd
 import pytest
 
 from diffusability.claims import CLAIMS, claims_table, write_claims
+from diffusability.runconfig import workflow_config
+
+_TINY = workflow_config("tiny")
+TOL = {**_TINY["claims"], "main_se_weight": _TINY["se"]["main_weight"]}  # what the claims rule passes at tiny
 
 RUN = ["model", "modality", "preset", "channels", "kl_weight", "seed", "variant", "se_weight", "se_factors", "se_mode"]
 SEEDS = (0, 1)
@@ -76,7 +80,7 @@ def _verdicts(table: pd.DataFrame) -> dict:
 
 
 def test_every_claim_reproduced_when_the_numbers_agree(tmp_path):
-    table = claims_table(_results(tmp_path), {}, "tiny").set_index("claim_id")
+    table = claims_table(_results(tmp_path), TOL, "tiny").set_index("claim_id")
     assert list(table.index) == [c.id for c in CLAIMS]
     assert set(table.verdict) == {"reproduced"}
     assert (table.seeds == 2).all() and (table.scale == "tiny").all()
@@ -104,13 +108,13 @@ def _se_above_ft():
     ({"main_video": _main("fvd", 0.05)}, "se_lowers_fvd"),
 ])
 def test_contradicting_numbers_flip_only_their_claim(tmp_path, replace, claim_id):
-    verdicts = _verdicts(claims_table(_results(tmp_path, **replace), {}, "tiny"))
+    verdicts = _verdicts(claims_table(_results(tmp_path, **replace), TOL, "tiny"))
     assert verdicts.pop(claim_id) == "not reproduced"
     assert set(verdicts.values()) == {"reproduced"}
 
 
 def test_missing_csv_is_not_run(tmp_path):
-    table = claims_table(_results(tmp_path, main_video=None), {}, "tiny").set_index("claim_id")
+    table = claims_table(_results(tmp_path, main_video=None), TOL, "tiny").set_index("claim_id")
     row = table.loc["se_lowers_fvd"]
     assert row.verdict == "not run" and row.seeds == 0 and math.isnan(row.our_value)
     assert set(table.drop(index="se_lowers_fvd").verdict) == {"reproduced"}
@@ -118,7 +122,7 @@ def test_missing_csv_is_not_run(tmp_path):
 
 def test_csv_without_needed_columns_is_not_run(tmp_path):
     """An erasure CSV from before psnr_vs_clean existed cannot support the erasure claims."""
-    table = claims_table(_results(tmp_path, erasure=_erasure().drop(columns="psnr_vs_clean")), {}, "tiny")
+    table = claims_table(_results(tmp_path, erasure=_erasure().drop(columns="psnr_vs_clean")), TOL, "tiny")
     verdicts = _verdicts(table)
     assert verdicts["erasure_hurts_latents_more"] == verdicts["se_reduces_erasure_damage"] == "not run"
 
@@ -126,26 +130,31 @@ def test_csv_without_needed_columns_is_not_run(tmp_path):
 def test_too_few_sweep_points_is_not_run(tmp_path):
     hf = _hf_energy()
     hf = hf[~((hf.variant == "vanilla") & hf.channels.isin([8, 32, 64]))]  # channels 4 and 16 are left
-    verdicts = _verdicts(claims_table(_results(tmp_path, hf_energy=hf), {}, "tiny"))
+    verdicts = _verdicts(claims_table(_results(tmp_path, hf_energy=hf), TOL, "tiny"))
     assert verdicts["hf_grows_with_channels"] == "not run"
     assert verdicts["kl_adds_hf"] == "reproduced"
 
 
 def test_tolerance_comes_from_the_rules(tmp_path):
     results = _results(tmp_path)  # SE loses 0.5 dB against FT
-    strict = claims_table(results, {"recon_tolerance_db": 0.25}, "tiny").set_index("claim_id")
-    loose = claims_table(results, {"recon_tolerance_db": 1.0}, "tiny").set_index("claim_id")
+    strict = claims_table(results, {**TOL, "recon_tolerance_db": 0.25}, "tiny").set_index("claim_id")
+    loose = claims_table(results, {**TOL, "recon_tolerance_db": 1.0}, "tiny").set_index("claim_id")
     assert strict.loc["se_keeps_reconstruction", "verdict"] == "not reproduced"
     assert strict.loc["se_keeps_reconstruction", "rule"] == "our_value >= -0.25"
     assert loose.loc["se_keeps_reconstruction", "verdict"] == "reproduced"
     # A demanded 25% improvement is more than the 19% measured.
-    assert _verdicts(claims_table(results, {"min_rel_improvement": 0.25}, "tiny"))["se_lowers_fid"] == "not reproduced"
+    assert _verdicts(claims_table(results, {**TOL, "min_rel_improvement": 0.25}, "tiny"))["se_lowers_fid"] == "not reproduced"
 
 
 def test_write_claims(tmp_path):
     out = tmp_path / "out"
-    write_claims(_results(tmp_path), {}, "tiny", out / "claims.csv", out / "claims.md")
+    write_claims(_results(tmp_path), TOL, "tiny", out / "claims.csv", out / "claims.md")
     table = pd.read_csv(out / "claims.csv")
     assert len(table) == len(CLAIMS) and set(table.verdict) == {"reproduced"}
     md = (out / "claims.md").read_text()
     assert all(c.id in md for c in CLAIMS)
+
+
+def test_the_tolerances_come_from_the_caller_only(tmp_path):
+    with pytest.raises(KeyError, match="min_rel_improvement"):
+        claims_table(_results(tmp_path), {"recon_tolerance_db": 1.0, "main_se_weight": 0.5}, "tiny")

@@ -120,3 +120,25 @@ def test_a_file_that_is_not_weights_stops_the_run_before_any_job(wf, tmp_path):
     assert proc.returncode != 0 and "config key metrics.inception_weights names" in out and "not a state dict" in out
     assert "weights_only=False" not in out
     assert not (wf / "results").exists() and not (wf / "logs").exists()
+
+
+def test_paper_scale_image_folder_root_from_a_configfile_reaches_the_manifest(tmp_path):
+    """Issue 17: `data: {root: ...}` in a --configfile with `--config scale=paper` used to stop dataset_manifest
+    with "Missing mandatory value: data.root"."""
+    import json
+
+    from PIL import Image
+    root = tmp_path / "imagenet"
+    for split in ("train", "val"):
+        for cls in ("n01", "n02"):
+            (root / split / cls).mkdir(parents=True)
+            Image.new("RGB", (300, 260), (40, 80, 120)).save(root / split / cls / "a.JPEG")
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({"data": {"root": str(root)}, "video": {"enabled": False}}))
+    (tmp_path / "wf").mkdir()
+    wf = copy_workflow(tmp_path / "wf")
+    proc = snakemake(wf, "results/paper/data/manifest.json", "--configfile", str(tmp_path / "mine.yaml"),
+                     "--config", "scale=paper")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    manifest = json.loads((wf / "results" / "paper" / "data" / "manifest.json").read_text())
+    assert manifest["name"] == "imagefolder" and manifest["root"] == str(root)
+    assert manifest["train"] == manifest["val"] == {"files": 2, "classes": 2}

@@ -50,8 +50,8 @@ def test_bad_values_are_one_sentence_naming_the_key(overrides, message):
 
 
 def test_a_typo_in_an_override_list_names_the_workflow_key():
-    with pytest.raises(ConfigError, match=r"config key ae.overrides has 'optim.betaz=\[0.5,0.9\]', which config/hydra/"
-                                          r"train_ae.yaml does not accept"):
+    with pytest.raises(ConfigError, match=r"config key ae.overrides has 'optim.betaz=\[0.5,0.9\]', which the "
+                                          r"train_ae run config does not accept"):
         check_overrides(resolve({"ae": {"overrides": ["optim.betaz=[0.5,0.9]"]}}))
     check_overrides(resolve({"ae": {"overrides": ["optim.betas=[0.5,0.9]"]}, "dit": {"overrides": ["flow.t_std=2"]}}))
 

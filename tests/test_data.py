@@ -7,11 +7,11 @@ from PIL import Image
 
 from diffusability.data import StepBatchSampler, build_dataset, describe_dataset
 from diffusability.data.photos import PHOTO_NAMES, load_photo
-from diffusability.runconfig import compose_run_config
+from diffusability.runconfig import run_config_by_hand
 
 
 def photos_cfg(**kw):
-    cfg = compose_run_config("train_ae", ["out_dir=x"]).data
+    cfg = run_config_by_hand("train_ae", ["out_dir=x"]).data
     for k, v in kw.items():
         cfg[k] = v
     return cfg

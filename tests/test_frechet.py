@@ -4,11 +4,11 @@ import torch
 from diffusability.data import build_dataset, validation_batch
 from diffusability.metrics.frechet import frechet_distance, metric_name
 from diffusability.metrics.proxy_features import load_proxy_net, train_proxy_net
-from diffusability.runconfig import compose_run_config
+from diffusability.runconfig import run_config_by_hand
 
 
 def test_proxy_net_learns_photos_and_separates_distributions(tmp_path):
-    data = compose_run_config("train_ae", ["out_dir=x"]).data
+    data = run_config_by_hand("train_ae", ["out_dir=x"]).data
     meta = train_proxy_net(build_dataset(data, "train", 0), len(data.train_photos), steps=150, batch_size=32,
                            lr=2e-3, feature_dim=16, seed=0, out_path=tmp_path / "proxy.safetensors")
     assert meta["train_accuracy_last50"] > 1.5 / len(data.train_photos)  # well above chance

@@ -21,7 +21,7 @@ from diffusability.metrics.proxy_features import train_proxy_net
 from diffusability.models.autoencoders import build_autoencoder
 from diffusability.models.dit import build_dit, dit_forward
 from diffusability.provenance import atomic_write
-from diffusability.runconfig import compose_run_config
+from diffusability.runconfig import run_config_by_hand
 from diffusability.train.ae import save_final_autoencoder
 from diffusability.train.dit import train_dit
 
@@ -63,7 +63,7 @@ def test_flow_loss_and_euler_sampler_transport_a_gaussian_mixture():
 
 
 def _proxy(tmp_path):
-    data = compose_run_config("train_ae", ["out_dir=x"]).data
+    data = run_config_by_hand("train_ae", ["out_dir=x"]).data
     from diffusability.data import build_dataset
     path = tmp_path / "proxy.safetensors"
     train_proxy_net(build_dataset(data, "train", 0), len(data.train_photos), steps=20, batch_size=16, lr=2e-3,
@@ -116,7 +116,7 @@ def ae_run(tmp_path_factory):
     """A real tiny AE run folder (random init: the chain, not the quality, is under test)."""
     out = tmp_path_factory.mktemp("ae")
     torch.manual_seed(0)
-    cfg = compose_run_config("train_ae", [f"out_dir={out}", "model.latent_channels=4"])
+    cfg = run_config_by_hand("train_ae", [f"out_dir={out}", "model.latent_channels=4"])
     save_final_autoencoder(build_autoencoder("tiny", 4, 4).eval(), out)
     atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
     cache = out / "latents.safetensors"
@@ -134,7 +134,7 @@ def test_latent_cache_holds_latents_labels_and_normalisation(ae_run):
 
 
 def _dit_cfg(out, cache, steps=4, extra=()):
-    return compose_run_config("train_dit", [f"out_dir={out}", f"latents={cache}", f"optim.steps={steps}",
+    return run_config_by_hand("train_dit", [f"out_dir={out}", f"latents={cache}", f"optim.steps={steps}",
                                             "optim.batch_size=8", "optim.checkpoint_every=2", "snapshots=[2]",
                                             "optim.log_every=1", *extra])
 
@@ -145,7 +145,7 @@ def test_dit_trains_and_reference_statistics_are_computed_once(ae_run, tmp_path)
     train_dit(_dit_cfg(dit_dir, cache))
     assert (dit_dir / "snapshots" / "step_00000002.safetensors").exists() and (dit_dir / "dit").is_dir()
     fd = {"kind": "proxy", "weights": str(_proxy(tmp_path))}
-    data = compose_run_config("train_ae", ["out_dir=x"]).data
+    data = run_config_by_hand("train_ae", ["out_dir=x"]).data
     ref = ReferenceStatistics(tmp_path / "ref.safetensors", data, 32, fd)
     df = evaluate_dit(dit_dir, ae_dir, ref, num_samples=16, steps=2, sampler="heun", guidance=1.5, batch_size=8,
                       grid_path=tmp_path / "grid.png")

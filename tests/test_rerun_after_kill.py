@@ -19,7 +19,7 @@ CONFIG = ["--config", "scale=smoke", "ae={steps: 60, checkpoint_every: 10}"]
 
 def test_a_killed_run_is_unlocked_and_resumes(tmp_path):
     wf = copy_workflow(tmp_path)
-    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", TARGET, *CONFIG], cwd=wf, env=local_env(wf),
+    proc = subprocess.Popen([str(BIN / "snakemake"), "--cores", "2", TARGET, *CONFIG], cwd=wf, env=local_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     ckpt = wf / "results" / "smoke" / "ae" / RUN / "checkpoints" / "step_00000020"
     deadline = time.time() + 300

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from diffusability.dct import block_dct2
-from diffusability.runconfig import compose_run_config
+from diffusability.runconfig import run_config_by_hand
 from diffusability.se import RESAMPLE_MODES, ScaleEquivariance, downsample
 from diffusability.train.losses import ReconstructionLoss
 
@@ -85,10 +85,10 @@ def test_factor_drawn_per_step_is_seeded():
 def test_se_finetune_trains_the_decoder_on_small_latents(tmp_path):
     from diffusability.train.ae import train_autoencoder
     common = ["model.latent_channels=8", "optim.batch_size=4", "optim.log_every=1", "data.val_crops_per_photo=2"]
-    base = train_autoencoder(compose_run_config("train_ae", [f"out_dir={tmp_path / 'base'}", "optim.steps=2",
+    base = train_autoencoder(run_config_by_hand("train_ae", [f"out_dir={tmp_path / 'base'}", "optim.steps=2",
                                                              *common]))
-    ft = compose_run_config("train_ae", [f"out_dir={tmp_path / 'se'}", "optim.steps=3", f"init_from={base}",
-                                         "se.weight=0.5", "se.freeze_encoder=true", *common])
+    ft = run_config_by_hand("train_ae", [f"out_dir={tmp_path / 'se'}", "optim.steps=3", f"init_from={base}",
+                                         "se.weight=0.5", "se.freeze_encoder=true", *common], finetune=True)
     train_autoencoder(ft)
     import pandas as pd
     from diffusers import AutoencoderKL

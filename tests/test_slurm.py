@@ -51,8 +51,7 @@ def slurm(tmp_path_factory):
 
 def _env(wf: Path) -> dict:
     # The jobs rerun this Python on the node; its bin/ must be on PATH as it is for the user who installed it.
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}:{os.environ['PATH']}",
-            "DIFFUSABILITY_HYDRA_DIR": str(wf / "config" / "hydra")}
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{BIN}:{os.environ['PATH']}"}
 
 
 # Poll the local Slurm often: the profile's cluster-friendly waits (20 s before the first check) would dominate here.
@@ -104,22 +103,24 @@ def test_smoke_all_tables_runs_through_slurm(cluster_run):
     assert all(j["state"] == "COMPLETED" for j in jobs), jobs
 
 
-def _overrides(out: Path, steps: int) -> list[str]:
-    return [f"out_dir={out}", "threads=1", f"optim.steps={steps}", "optim.batch_size=4", "optim.checkpoint_every=5",
-            "model.latent_channels=4", "optim.log_every=1"]
+def _job(out: Path, steps: int):
+    from diffusability.launch import TrainingJob
+    from diffusability.runconfig import reference_run_config, workflow_config
+    overrides = [f"out_dir={out}", "threads=1", f"optim.steps={steps}", "optim.batch_size=4",
+                 "optim.checkpoint_every=5", "model.latent_channels=4", "optim.log_every=1"]
+    return TrainingJob("train_ae", reference_run_config("train_ae", workflow_config()), overrides)
 
 
 def test_requeued_submitit_training_resumes_to_the_same_weights(slurm, tmp_path):
     import submitit
 
-    from diffusability.launch import TrainingJob
     steps = 400  # long enough that the requeued step is killed before it could finish (KillWait is 2 s)
-    TrainingJob("train_ae", _overrides(tmp_path / "straight", steps))()
+    _job(tmp_path / "straight", steps)()
     out = tmp_path / "requeued"
     (tmp_path / "submitit").mkdir()  # flat, made before submitting (see launch.run_training)
     executor = submitit.AutoExecutor(folder=str(tmp_path / "submitit"), cluster="slurm")
     executor.update_parameters(timeout_min=20, cpus_per_task=1, mem_gb=2, name="requeue-test")
-    job = executor.submit(TrainingJob("train_ae", _overrides(out, steps)))
+    job = executor.submit(_job(out, steps))
     deadline = time.time() + 300
     while not (out / "checkpoints" / "step_00000010").exists():
         assert time.time() < deadline and job.state not in ("FAILED", "COMPLETED"), job.state

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from diffusability.runconfig import compose_run_config
+from diffusability.runconfig import run_config_by_hand
 from diffusability.train.ae import train_autoencoder
 
 FAST = ["model.latent_channels=8", "optim.batch_size=8", "optim.log_every=1", "optim.warmup_steps=0",
@@ -19,13 +19,13 @@ FAST = ["model.latent_channels=8", "optim.batch_size=8", "optim.log_every=1", "o
 
 
 def test_a_few_real_steps_lower_the_loss(tmp_path):
-    cfg = compose_run_config("train_ae", [f"out_dir={tmp_path}", "optim.steps=30", "optim.lr=2e-3", *FAST])
+    cfg = run_config_by_hand("train_ae", [f"out_dir={tmp_path}", "optim.steps=30", "optim.lr=2e-3", *FAST])
     train_autoencoder(cfg)
     log = pd.read_csv(tmp_path / "train_log.csv")
     assert list(log["step"]) == list(range(1, 31))
     assert log["recon"].iloc[-5:].mean() < 0.7 * log["recon"].iloc[:5].mean()
     assert (tmp_path / "ae" / "diffusion_pytorch_model.safetensors").exists()
-    saved = compose_run_config("train_ae", [f"out_dir={tmp_path}"])
+    saved = run_config_by_hand("train_ae", [f"out_dir={tmp_path}"])
     assert Path(tmp_path / "config.yaml").read_text().count("steps: 30") == 1 and saved.optim.steps != 30
 
 
@@ -73,9 +73,9 @@ def _crash_at(step_to_crash):
 def test_checkpoints_of_another_config_are_not_resumed(tmp_path):
     args = [f"out_dir={tmp_path}", "optim.steps=4", "optim.checkpoint_every=2", *FAST]
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train_autoencoder(compose_run_config("train_ae", args), regularisers=[_crash_at(3)])
+        train_autoencoder(run_config_by_hand("train_ae", args), regularisers=[_crash_at(3)])
     assert (tmp_path / "checkpoints" / "step_00000002").exists()
-    train_autoencoder(compose_run_config("train_ae", [*args, "optim.lr=1e-3"]))
+    train_autoencoder(run_config_by_hand("train_ae", [*args, "optim.lr=1e-3"]))
     log = pd.read_csv(tmp_path / "train_log.csv")
     assert list(log["step"]) == [1, 2, 3, 4]  # trained from scratch: the other config's checkpoint was discarded
     assert not (tmp_path / "checkpoints").exists()  # removed once the final weights are written
@@ -84,8 +84,8 @@ def test_checkpoints_of_another_config_are_not_resumed(tmp_path):
 def test_a_crashed_run_resumes_from_its_checkpoint(tmp_path, capsys):
     args = [f"out_dir={tmp_path}", "optim.steps=4", "optim.checkpoint_every=2", *FAST]
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train_autoencoder(compose_run_config("train_ae", args), regularisers=[_crash_at(3)])
-    train_autoencoder(compose_run_config("train_ae", args))
+        train_autoencoder(run_config_by_hand("train_ae", args), regularisers=[_crash_at(3)])
+    train_autoencoder(run_config_by_hand("train_ae", args))
     assert "resumed from step 2" in capsys.readouterr().out
     assert list(pd.read_csv(tmp_path / "train_log.csv")["step"]) == [1, 2, 3, 4]
 
@@ -94,11 +94,11 @@ def test_a_crashed_run_resumes_from_its_checkpoint(tmp_path, capsys):
 def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(tmp_path, capsys, damaged):
     args = [f"out_dir={tmp_path}", "optim.steps=5", "optim.checkpoint_every=2", "optim.keep_checkpoints=2", *FAST]
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train_autoencoder(compose_run_config("train_ae", args), regularisers=[_crash_at(4)])
+        train_autoencoder(run_config_by_hand("train_ae", args), regularisers=[_crash_at(4)])
     newest = tmp_path / "checkpoints" / "step_00000004"
     with open(newest / damaged, "r+b") as f:  # a write cut short: the file ends halfway
         f.truncate(f.seek(0, 2) // 2)
-    train_autoencoder(compose_run_config("train_ae", args))
+    train_autoencoder(run_config_by_hand("train_ae", args))
     out = capsys.readouterr().out
     assert "cannot be read" in out and "resumed from step 2" in out
     assert list(pd.read_csv(tmp_path / "train_log.csv")["step"]) == [1, 2, 3, 4, 5]
@@ -109,7 +109,7 @@ def test_a_diverged_training_stops_before_writing_weights(tmp_path):
     args = [f"out_dir={tmp_path}", "optim.steps=6", "optim.checkpoint_every=2", "optim.lr=1e6",
             "settings_key=ae", *FAST]
     with pytest.raises(DivergenceError, match=r"not finite at step \d+ \(loss=.*ae\.lr"):
-        train_autoencoder(compose_run_config("train_ae", args))
+        train_autoencoder(run_config_by_hand("train_ae", args))
     assert not (tmp_path / "ae").exists()
     for ckpt in (tmp_path / "checkpoints").glob("step_*"):  # any checkpoint written holds finite weights only
         assert all(torch.isfinite(t).all() for t in load_file(ckpt / "model.safetensors").values()), ckpt

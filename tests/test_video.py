@@ -13,13 +13,13 @@ from diffusability.metrics.i3d import InceptionI3d, load_i3d
 from diffusability.metrics.proxy_features import train_proxy_net
 from diffusability.models.video_autoencoders import VIDEO_AE_PRESETS, build_video_autoencoder, latent_frames
 from diffusability.models.video_dit import VideoDiT
-from diffusability.runconfig import compose_run_config
+from diffusability.runconfig import run_config_by_hand, run_data, workflow_config
 from diffusability.se import ScaleEquivariance, temporal_downsample
 from diffusability.train.ae import train_autoencoder
 
 
 def clips_cfg(**kw):
-    return OmegaConf.merge(compose_run_config("train_ae", ["data=clips", "out_dir=x"]).data, kw)
+    return OmegaConf.merge(run_config_by_hand("train_ae", ["out_dir=x"], modality="video").data, kw)
 
 
 def test_cuts_found_in_the_real_bikes_clip_are_its_shot_boundaries():
@@ -65,8 +65,9 @@ def test_video_folder_reads_kinetics_layout_and_avoids_cuts(tmp_path):
                 dark = rng.integers(0, 60, (12, 48, 64, 3), dtype=np.uint8)
                 bright = rng.integers(190, 255, (12, 48, 64, 3), dtype=np.uint8)
                 _write_video(tmp_path / split / cls / f"{i}.mp4", np.concatenate([dark, bright]))
-    cfg = OmegaConf.merge(compose_run_config("train_ae", ["data=videofolder", "out_dir=x"]).data,
-                          {"root": str(tmp_path), "frames": 9, "resolution": 16, "num_workers": 0})
+    video_data = workflow_config()["video"]["data"]
+    cfg = OmegaConf.create(run_data({**video_data, "name": "videofolder", "root": str(tmp_path), "frames": 9,
+                                     "resolution": 16, "num_workers": 0}))
     assert describe_dataset(cfg)["train"] == {"files": 4, "classes": 2}
     for split in ("train", "val"):
         ds = build_dataset(cfg, split, seed=1)
@@ -108,15 +109,17 @@ def test_temporal_se_keeps_the_first_frame_and_pools_the_rest():
 
 def test_video_se_fine_tune_trains_with_spatial_and_temporal_terms(tmp_path):
     """Real training steps of the LTX-tiny AE (its causal decoder maps 2 pooled latents back to 5 frames)."""
-    cfg = compose_run_config("train_ae", [f"out_dir={tmp_path}", "model=ltx-tiny", "data=clips", "optim.steps=3",
-                                          "optim.batch_size=2", "optim.log_every=1", "threads=1", "se.weight=1.0",
-                                          "se.factors=[2]", "se.temporal_factors=[2]", "data.val_clips=2"])
+    cfg = run_config_by_hand("train_ae", [f"out_dir={tmp_path}", "init_from=null", "model.preset=ltx-tiny",
+                                          "optim.steps=3", "optim.batch_size=2", "optim.log_every=1", "threads=1",
+                                          "se.weight=1.0", "se.factors=[2]", "se.temporal_factors=[2]",
+                                          "data.val_clips=2"], modality="video", finetune=True)
     train_autoencoder(cfg)
     log = (tmp_path / "train_log.csv").read_text().splitlines()
     assert len(log) == 4 and all(float(r.split(",")[7]) > 0 for r in log[1:])  # the se column
-    cog = compose_run_config("train_ae", [f"out_dir={tmp_path / 'cog'}", "model=cogvideox-tiny", "data=clips",
-                                          "optim.steps=1", "optim.batch_size=2", "threads=1", "se.weight=1.0",
-                                          "se.factors=[2]", "se.temporal_factors=[2]"])
+    cog = run_config_by_hand("train_ae", [f"out_dir={tmp_path / 'cog'}", "init_from=null",
+                                          "model.preset=cogvideox-tiny", "optim.steps=1", "optim.batch_size=2",
+                                          "threads=1", "se.weight=1.0", "se.factors=[2]", "se.temporal_factors=[2]"],
+                             modality="video", finetune=True)
     with pytest.raises(ValueError, match="se.temporal_factors"):  # CogVideoX's decoder doubles an even latent
         train_autoencoder(cog)
 
@@ -169,12 +172,12 @@ def test_paper_video_preset_loads_pretrained_weights_from_a_local_folder(tmp_pat
     torch.manual_seed(0)
     saved = build_video_autoencoder("cogvideox-tiny", 16, 4)
     saved.save_pretrained(tmp_path / "CogVideoX" / "vae", safe_serialization=True)
-    cfg = compose_run_config("train_ae", ["out_dir=x", "model=cogvideox-tiny",
-                                          f"model.pretrained={tmp_path / 'CogVideoX'}"])  # finds its vae/ folder
+    cfg = run_config_by_hand("train_ae", ["out_dir=x", f"model.pretrained={tmp_path / 'CogVideoX'}"],
+                             modality="video")  # cogvideox-tiny; finds its vae/ folder
     loaded = autoencoder_from_config(cfg.model)
     assert type(loaded) is type(saved)
     assert all(torch.equal(a, b) for a, b in zip(saved.state_dict().values(), loaded.state_dict().values()))
-    wrong = compose_run_config("train_ae", ["out_dir=x", "model=cogvideox-tiny", "model.latent_channels=8",
-                                            f"model.pretrained={tmp_path / 'CogVideoX'}"])
+    wrong = run_config_by_hand("train_ae", ["out_dir=x", "model.latent_channels=8",
+                                            f"model.pretrained={tmp_path / 'CogVideoX'}"], modality="video")
     with pytest.raises(ValueError, match="16 latent channels"):
         autoencoder_from_config(wrong.model)

@@ -117,17 +117,21 @@ def check_inputs_exist(config: dict) -> None:
 
 
 def check_overrides(config: dict) -> None:
-    """Each Hydra override list must compose with the run config it is meant for (run while the workflow is
-    parsed: no file is involved, so a dry run catches it too)."""
-    from .runconfig import compose_run_config
-    for key, run in (("ae.overrides", "train_ae"), ("se.overrides", "train_ae"), ("dit.overrides", "train_dit")):
-        section, name = key.split(".")
-        for override in config[section].get(name) or []:
+    """Each Hydra override list must compose with the run configs it is meant for (run while the workflow is
+    parsed, only for lists that are not empty: no file is involved, so a dry run catches it too)."""
+    from .runconfig import compose_run_config, reference_run_config
+    for key, name, finetune in (("ae.overrides", "train_ae", False), ("se.overrides", "train_ae", True),
+                                ("dit.overrides", "train_dit", False)):
+        section, field = key.split(".")
+        if not config[section].get(field):
+            continue
+        run = reference_run_config(name, config, finetune=finetune)
+        for override in config[section][field]:
             try:
-                compose_run_config(run, [override])
+                compose_run_config(name, run, [override])
             except Exception as err:  # noqa: BLE001 - Hydra raises several kinds; its first line says which
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                raise ConfigError(f"config key {key} has {override!r}, which config/hydra/{run}.yaml does not "
+                raise ConfigError(f"config key {key} has {override!r}, which the {name} run config does not "
                                   f"accept ({first})") from None
 
 
@@ -142,8 +146,10 @@ def check_device(config: dict, local_exec: bool) -> None:
 
 
 def check_data_roots(config: dict) -> None:
-    for key, data, name in (("data.root", config["data"], "imagefolder"),
-                            ("video.data.root", config["video"]["data"], "videofolder")):
+    roots = [("data.root", config["data"], "imagefolder")]
+    if config["video"]["enabled"]:  # video.enabled: false runs no video job
+        roots.append(("video.data.root", config["video"]["data"], "videofolder"))
+    for key, data, name in roots:
         root = data.get("root")
         if data["name"] == name and root and not Path(root).expanduser().is_dir():
             raise ConfigError(f"config key {key} names {root}, which is not a folder")

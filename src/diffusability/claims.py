@@ -19,9 +19,9 @@ from .grid import VARIANT_SEP
 from .provenance import atomic_write, write_csv
 from .tables import of_modality
 
-# Tolerances of the decision rules, overridable by the caller's `rules`; main_se_weight picks the SE model of the
-# main results among the SE-weight sweep (pass the config's se.main_weight: smoke uses 1.0).
-DEFAULT_RULES = {"recon_tolerance_db": 1.0, "min_rel_improvement": 0.0, "main_se_weight": 0.5}
+# The parameters of the decision rules, all from the workflow config: its claims.* tolerances, and main_se_weight
+# (se.main_weight), which picks the SE model of the main results among the SE-weight sweep.
+TOLERANCES = ("recon_tolerance_db", "min_rel_improvement", "main_se_weight")
 COLUMNS = ["claim_id", "claim", "metric", "paper_value", "our_value", "rule", "seeds", "scale", "verdict"]
 
 
@@ -241,9 +241,13 @@ def verdict(value: float, seeds: int, rule: Rule) -> str:
     return "reproduced" if rule.holds(value) else "not reproduced"
 
 
-def claims_table(results_dir: str | Path, rules: dict, scale: str) -> pd.DataFrame:
-    """One row per claim of `CLAIMS`, measured on the CSVs in `results_dir` and judged by its rule."""
-    rules = {**DEFAULT_RULES, **(rules or {})}
+def claims_table(results_dir: str | Path, tolerances: dict, scale: str) -> pd.DataFrame:
+    """One row per claim of `CLAIMS`, measured on the CSVs in `results_dir` and judged by its rule with the
+    `tolerances` (every key of TOLERANCES)."""
+    missing = [k for k in TOLERANCES if k not in tolerances]
+    if missing:
+        raise KeyError(f"claims_table needs the tolerances {', '.join(missing)} (config keys claims.*, se.main_weight)")
+    rules = dict(tolerances)
     frames: dict[str, pd.DataFrame | None] = {}
     rows = []
     for c in CLAIMS:
@@ -259,9 +263,11 @@ def claims_table(results_dir: str | Path, rules: dict, scale: str) -> pd.DataFra
     return pd.DataFrame(rows, columns=COLUMNS).astype({"our_value": float, "seeds": int})
 
 
-def write_claims(results_dir: str | Path, rules: dict, scale: str, out_csv: str | Path, out_md: str | Path) -> None:
-    """The claims table as a tidy CSV and as Markdown (the same table; no LaTeX: it is read, not typeset)."""
-    table = claims_table(results_dir, rules, scale)
+def write_claims(results_dir: str | Path, tolerances: dict, scale: str, out_csv: str | Path, out_md: str | Path
+                 ) -> None:
+    """The claims table as a tidy CSV and as Markdown (the same table; no LaTeX: it is read, not typeset).
+    `tolerances`: the config's claims.* and the main SE weight, the parameters of the decision rules."""
+    table = claims_table(results_dir, tolerances, scale)
     write_csv(out_csv, table)
     shown = table.astype(object).where(table.notna(), None)  # tabulate writes missingval for None, not for NaN
     md = (f"**Claims of the paper and our verdicts ({scale} scale)**\n\n"

@@ -1,4 +1,4 @@
-"""The experiment grid: which autoencoders a config asks for, their names, and their Hydra overrides.
+"""The experiment grid: which autoencoders and DiTs a config asks for, and their names.
 
 Light (no torch import): the Snakefile reads it to build the DAG. Names:
   vanilla AEs trained from scratch   `<preset>-c<channels>-kl<kl>-s<seed>`             e.g. tiny-c16-kl1e-06-s0
@@ -13,6 +13,9 @@ same functions then give its vanilla / FT / SE runs and DiTs. Every run carries 
 """
 from __future__ import annotations
 
+# The SE factor sets of a fine-tune as lists (the run config's se.factors / se.temporal_factors); the run's name and
+# its CSV columns show them as text ("2x4").
+_NO_FACTORS = {"se_factor_list": None, "se_time_factor_list": None}
 RUN_KEYS = ["model", "modality", "preset", "channels", "kl_weight", "seed", "variant", "se_weight", "se_factors",
             "se_mode"]
 VARIANT_SEP = "__"
@@ -44,7 +47,7 @@ def _vanilla(config: dict, channels: int, kl: float, seed: int) -> dict:
     return {"model": run_name(ae["preset"], channels, kl, seed), "modality": _modality(config),
             "preset": ae["preset"], "channels": int(channels),
             "kl_weight": float(kl), "seed": int(seed), "variant": "vanilla", "se_weight": None,
-            "se_factors": None, "se_mode": None, "se_time_factors": None, "base": None}
+            "se_factors": None, "se_mode": None, "se_time_factors": None, "base": None, **_NO_FACTORS}
 
 
 def ae_grid(config: dict) -> list[dict]:
@@ -61,7 +64,7 @@ def pretrained_run(config: dict) -> dict:
     return {"model": f"{ae['preset']}-pretrained", "modality": _modality(config), "preset": ae["preset"],
             "channels": int(ae["channels_reference"]),
             "kl_weight": None, "seed": 0, "variant": "vanilla", "se_weight": None, "se_factors": None,
-            "se_mode": None, "se_time_factors": None, "base": None}
+            "se_mode": None, "se_time_factors": None, "base": None, **_NO_FACTORS}
 
 
 def se_bases(config: dict, kl: float | None = None) -> list[dict]:
@@ -79,7 +82,8 @@ def _finetune(config: dict, base: dict, weight: float, factors, mode: str) -> di
     return {**base, "model": finetune_name(base["model"], weight, factors, mode, frozen, time_factors),
             "base": base["model"], "se_time_factors": fmt_factors(time_factors) if time_factors else None,
             "variant": "ft" if float(weight) == 0 else "se", "se_weight": float(weight),
-            "se_factors": fmt_factors(factors), "se_mode": mode}
+            "se_factors": fmt_factors(factors), "se_mode": mode, "se_factor_list": [int(f) for f in factors],
+            "se_time_factor_list": [int(f) for f in time_factors]}
 
 
 def se_grid(config: dict) -> list[dict]:
@@ -114,7 +118,7 @@ def _unique(runs: list[dict]) -> list[dict]:
     return out
 
 
-def main_variants(config: dict) -> dict[str, list[str]]:
+def main_variants(config: dict) -> dict[str, dict[str, str]]:
     """For Figs. 4-5: per seed, the vanilla base, its FT control and its SE fine-tune at se.main_weight."""
     se = config["se"]
     out = {}
@@ -196,63 +200,6 @@ def view_of(config: dict, name: str) -> dict:
     return _index(config).get(name, (None, config))[1]
 
 
-# --- Hydra overrides -------------------------------------------------------------------------------------------
-
-def _hydra_value(v) -> str:
-    if isinstance(v, (list, tuple)):
-        return "[" + ",".join(_hydra_value(x) for x in v) + "]"
-    return "null" if v is None else str(v)
-
-
-def data_settings(config: dict) -> dict:
-    """The workflow's data keys that the chosen dataset's Hydra group knows (photo lists mean nothing to a folder)."""
-    from .runconfig import compose_run_config
-    group = compose_run_config("train_ae", [f"data={config['data']['name']}"]).data
-    return {k: v for k, v in config["data"].items() if k in group and k != "name" and v is not None}
-
-
-def _common_overrides(config: dict, meta: dict, out_dir: str, threads: int) -> list[str]:
-    ae = config["ae"]
-    ov = [f"out_dir={out_dir}", f"seed={meta['seed']}", f"device={config['device']}", f"threads={threads}",
-          f"model={ae['preset']}", f"model.latent_channels={meta['channels']}",
-          f"model.compression={ae['compression']}", f"data={config['data']['name']}",
-          f"loss.lpips={ae.get('lpips_weight', 0)}"]
-    return ov + [f"data.{k}={_hydra_value(v)}" for k, v in data_settings(config).items()]
-
-
-def _section(config: dict, image_key: str, video_key: str) -> str:
-    """The workflow config section a run's optimiser settings come from (named when its training diverges)."""
-    return f"settings_key={video_key if _modality(config) == 'video' else image_key}"
-
-
-def ae_overrides(config: dict, meta: dict, out_dir: str, threads: int) -> list[str]:
-    """Overrides that turn config/hydra/train_ae.yaml into this vanilla run's config (training from scratch)."""
-    ae = config["ae"]
-    ov = _common_overrides(config, meta, out_dir, threads) + [_section(config, "ae", "video"),
-        f"optim={ae['optim']}", f"optim.steps={ae['steps']}", f"optim.batch_size={ae['batch_size']}",
-        f"optim.lr={ae['lr']}", f"optim.checkpoint_every={ae['checkpoint_every']}",
-        f"loss.kl_weight={meta['kl_weight']}"]
-    return ov + list(ae.get("overrides", []))
-
-
-def finetune_overrides(config: dict, meta: dict, out_dir: str, base_dir: str, threads: int) -> list[str]:
-    """Overrides of a fine-tune (SE or FT control). SE and its FT control differ only in se.weight."""
-    ae, se = config["ae"], config["se"]
-    kl = meta["kl_weight"] if meta["kl_weight"] is not None else se["pretrained_kl_weight"]
-    ov = _common_overrides(config, meta, out_dir, threads) + [
-        _section(config, "se", "video.se"), f"optim={ae['optim']}", f"optim.steps={se['steps']}", f"optim.batch_size={ae['batch_size']}",
-        f"optim.lr={se['lr']}", f"optim.warmup_steps={se['warmup_steps']}",
-        f"optim.checkpoint_every={se['checkpoint_every']}", f"loss.kl_weight={kl}",
-        f"init_from={base_dir}/ae",
-        f"se.weight={meta['se_weight']}", f"se.factors=[{meta['se_factors'].replace('x', ',')}]",
-        f"se.mode={meta['se_mode']}", f"se.freeze_encoder={se['freeze_encoder']}", f"se.lpips={se['lpips_in_se']}",
-        f"se.latent_block={config['spectrum']['block']}"]
-    if meta.get("se_time_factors"):
-        ov += [f"se.temporal_factors=[{meta['se_time_factors'].replace('x', ',')}]",
-               f"se.keep_first_frame={se['keep_first_frame']}"]
-    return ov + list(ae.get("overrides", [])) + list(se.get("overrides", []))
-
-
 # --- Latent diffusion (Fig. 1, Table 1) ----------------------------------------------------------------------------
 
 def dit_name(ae_model: str, preset: str, seed: int) -> str:
@@ -279,18 +226,3 @@ def dit_grid(config: dict) -> list[dict]:
 def dit_meta(config: dict, name: str) -> dict:
     """The grid entry of a DiT run (image or video) by name."""
     return _find(config, name, "dit_run")[0]
-
-
-def dit_overrides(config: dict, meta: dict, out_dir: str, latents: str, threads: int) -> list[str]:
-    """Overrides that turn config/hydra/train_dit.yaml into this DiT run's config."""
-    d = config["dit"]
-    ov = [f"out_dir={out_dir}", f"latents={latents}", f"seed={meta['seed']}", f"device={config['device']}",
-          f"threads={threads}", f"model.preset={meta['dit']}", f"model.conditional={d['conditional']}",
-          f"latent_norm={d['latent_norm']}", f"precision={d['precision']}", f"compile={d['compile']}",
-          f"flow.label_dropout={d['label_dropout']}", f"optim.steps={d['steps']}",
-          f"optim.batch_size={d['batch_size']}", f"optim.lr={d['lr']}", f"optim.ema_decay={d['ema_decay']}",
-          f"optim.checkpoint_every={d['checkpoint_every']}", f"snapshots={_hydra_value(d['eval_steps'])}",
-          _section(config, "dit", "video.dit")]
-    if "patch_t" in d:
-        ov.append(f"model.patch_t={d['patch_t']}")
-    return ov + list(d.get("overrides", []))

@@ -7,55 +7,51 @@ weights an uninterrupted one would have.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 
 import submitit
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainingJob", "run_training", "launcher_settings", "launcher_for", "LAUNCHER_ENV"]
-
-LAUNCHER_ENV = "DIFFUSABILITY_LAUNCHERS"  # JSON {rule: settings}, set by the workflow for its training rules
-
-
-def launcher_for(rule: str) -> dict:
-    """The launcher the workflow published for `rule`; in-process when run outside the workflow."""
-    return json.loads(os.environ.get(LAUNCHER_ENV, "{}")).get(rule, {"name": "local"})
+__all__ = ["TrainingJob", "run_training", "launcher_settings"]
 
 
 class TrainingJob(submitit.helpers.Checkpointable):
-    """A picklable training call: the Hydra run config's name and overrides (never a live model)."""
+    """A picklable training call: the run config (runconfig.py) and its Hydra override strings, never a live
+    model. Hydra composes them where the training runs; the trainer saves the result beside its outputs."""
 
-    def __init__(self, config_name: str, overrides: list[str]):
-        self.config_name, self.overrides = config_name, list(overrides)
+    def __init__(self, name: str, run_config: dict, overrides: list[str] = ()):
+        self.name, self.run_config, self.overrides = name, dict(run_config), list(overrides)
 
     def __call__(self) -> str:
         from .runconfig import compose_run_config
-        cfg = compose_run_config(self.config_name, self.overrides)
-        if self.config_name == "train_dit":
+        cfg = compose_run_config(self.name, self.run_config, self.overrides)
+        if self.name == "train_dit":
             from .train.dit import train_dit
             return str(train_dit(cfg))
         from .train.ae import train_autoencoder
         return str(train_autoencoder(cfg))
 
 
-def launcher_settings(config: dict, rule_resources: dict, threads: int, cluster: dict) -> dict:
-    """The launcher of a training rule: config key `launcher`, the rule's resources and the cluster settings
-    (`cluster` holds slurm_partition / slurm_account as resolved by the workflow)."""
-    return {"name": config["launcher"], "gpus": int(rule_resources.get("gpu", 0)),
-            "timeout_min": int(rule_resources["runtime"]), "mem_gb": max(1, int(rule_resources["mem_mb"]) // 1024),
-            "cpus": int(threads), "partition": cluster.get("slurm_partition"), "account": cluster.get("slurm_account"),
-            "gpu_model": config["cluster"]["gpu_model"], "submitit_cluster": config["cluster"]["submitit_cluster"]}
+def launcher_settings(resources, threads: int) -> dict:
+    """How a training rule's job trains, from its Snakemake resources (which, unlike params, never trigger a
+    rerun: switching to the cluster must not retrain finished models): `launcher`, the rule's GPUs, runtime and
+    memory, and the Slurm partition / account / GPU type / submitit cluster where the workflow sets them."""
+    get = resources.get  # the Slurm keys are resources only where the workflow config names them
+    return {"name": resources.launcher, "gpus": int(resources.gpu), "timeout_min": int(resources.runtime),
+            "mem_gb": max(1, int(resources.mem_mb) // 1024), "cpus": int(threads),
+            "partition": get("slurm_partition"), "account": get("slurm_account"), "gpu_model": get("gpu_model"),
+            "submitit_cluster": get("submitit_cluster")}
 
 
-def run_training(config_name: str, overrides: list[str], launcher: dict, out_dir: str | Path) -> str:
-    """Run one training as `launcher` says; returns the final weights folder. Raises the job's error on failure."""
-    job = TrainingJob(config_name, overrides)
+def run_training(name: str, *, run_config: dict, overrides: list[str], launcher: dict) -> str:
+    """Run one training (`name`: train_ae | train_dit) as `launcher` says; returns the final weights folder. Raises
+    the job's error on failure."""
+    job = TrainingJob(name, run_config, overrides)
     if launcher["name"] == "local":
         return job()
+    out_dir = run_config["out_dir"]
     # One flat folder made before submitting, never a per-job `%j` folder: submitit creates that one only after sbatch
     # returns, and a job that starts at once (an idle cluster) then cannot open its log and fails without a word.
     folder = Path(out_dir) / "submitit"
@@ -77,12 +73,12 @@ def run_training(config_name: str, overrides: list[str], launcher: dict, out_dir
         params = {k: v for k, v in params.items() if not k.startswith("slurm_")}
     executor.update_parameters(**params)
     sub = executor.submit(job)
-    print(f"submitted {config_name} as {executor.cluster} job {sub.job_id} (logs: {sub.paths.stdout})",
+    print(f"submitted {name} as {executor.cluster} job {sub.job_id} (logs: {sub.paths.stdout})",
           flush=True)
     try:
         result = sub.result()  # waits; FailedJobError carries the job's traceback, UncompletedJobError a cancel
     except submitit.core.utils.UncompletedJobError as err:
-        raise RuntimeError(f"{executor.cluster} job {sub.job_id} of {config_name} ended without finishing "
+        raise RuntimeError(f"{executor.cluster} job {sub.job_id} of {name} ended without finishing "
                            f"(cancelled or killed): {err}") from None
     print(f"{executor.cluster} job {sub.job_id} finished", flush=True)
     return result

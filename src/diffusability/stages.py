@@ -19,12 +19,11 @@ SPECTRUM_COLUMNS = ["freq_index", "amplitude", "energy", "block", "axis"]
 
 
 def data_config(data: dict):
-    """The full data config: the dataset's Hydra group with the workflow's data settings on top."""
+    """A dataset's settings (the keys of the workflow's data section it reads) as the data modules take them."""
     from omegaconf import OmegaConf
 
-    from .runconfig import compose_run_config
-    group = compose_run_config("train_ae", [f"data={data['name']}"]).data
-    return OmegaConf.merge(group, {k: v for k, v in data.items() if k in group and v is not None})
+    from .runconfig import run_data
+    return OmegaConf.create(run_data(data))
 
 
 def dataset_manifest_stage(data: dict, out_json: str) -> None:
@@ -33,39 +32,22 @@ def dataset_manifest_stage(data: dict, out_json: str) -> None:
     write_json(out_json, describe_dataset(data_config(data)))
 
 
-def train_ae_stage(overrides: list[str]) -> None:
-    """Compose the run config with Hydra and train or fine-tune (resuming from the newest checkpoint if any),
-    in this job or, with the submitit launcher, as its own Slurm job."""
-    from .launch import launcher_for, run_training
-    if _is_video(overrides):
-        rule = "train_video_ae"
-    else:
-        rule = "finetune_se" if any(o.startswith("init_from=") for o in overrides) else "train_ae"
-    run_training("train_ae", overrides, launcher_for(rule), _out_dir(overrides))
-
-
-def _is_video(overrides: list[str]) -> bool:
-    """Video trainings (their data group is a video dataset, or the DiT patchifies time) get the video resources."""
-    return any(o in ("data=clips", "data=videofolder") or o.startswith("model.patch_t=") for o in overrides)
-
-
-def import_pretrained_stage(overrides: list[str], pretrained: dict) -> None:
+def import_pretrained_stage(run_config: dict, overrides: list[str]) -> None:
     """Make a pretrained AE (image or video) a run folder like any trained one (ae/ + config.yaml), so every
-    analysis applies."""
+    analysis applies (`run_config`: runconfig.import_run_config)."""
     from omegaconf import OmegaConf
 
     from .models.autoencoders import autoencoder_from_config
     from .runconfig import compose_run_config
     from .train.ae import save_final_autoencoder
-    cfg = compose_run_config("train_ae", [*overrides, f"model.pretrained={pretrained['source']}",
-                                          f"model.allow_download={bool(pretrained.get('allow_download'))}"])
+    cfg = compose_run_config("train_ae", run_config, overrides)
     ae = autoencoder_from_config(cfg.model)
     out = Path(cfg.out_dir)
     save_final_autoencoder(ae, out)
     atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
 
 
-def evaluate_stage(run_dir: str, meta: dict, spectrum: dict, evaluation: dict, device: str, fd: dict,
+def evaluate_stage(*, run_dir: str, meta: dict, spectrum: dict, evaluation: dict, device: str, fd: dict,
                    out_spectrum: str, out_recon: str) -> None:
     """Latent spectrum and reconstruction metrics of one AE (one job: both need the same encoder pass setup)."""
     from .analysis.reconstruction import evaluate_reconstruction
@@ -115,7 +97,7 @@ def rgb_video_spectrum_stage(data: dict, models: list[dict], spectrum: dict, out
     write_csv(out_csv, pd.concat(frames, ignore_index=True).reindex(columns=RUN_KEYS + SPECTRUM_COLUMNS))
 
 
-def erasure_stage(run_dirs: dict[str, str], meta: dict, erasure: dict, latent_block: int, device: str,
+def erasure_stage(*, run_dirs: dict[str, str], meta: dict, erasure: dict, latent_block: int, device: str,
                   out_csv: str, out_grid: str) -> None:
     from .analysis.erasure import erasure_study
     curves, grid = erasure_study(run_dirs, erasure["fractions"], latent_block, erasure["num_images"],
@@ -124,7 +106,7 @@ def erasure_stage(run_dirs: dict[str, str], meta: dict, erasure: dict, latent_bl
     write_csv(out_grid, grid.assign(base=meta["model"], seed=meta["seed"]))
 
 
-def collect_stage(spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], hf_exclude_dc: bool,
+def collect_stage(*, spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], hf_exclude_dc: bool,
                   out_spectra: str, out_hf: str, out_recon: str,
                   video_spectra_csvs: list[str] = (), video_rgb_csv: str | None = None,
                   out_video_spectra: str | None = None) -> None:
@@ -154,7 +136,7 @@ def merge_csvs_stage(inputs: list[str], out_csv: str) -> None:
 
 # --- Latent diffusion (Fig. 1, Table 1) ----------------------------------------------------------------------------
 
-def encode_latents_stage(run_dir: str, dit: dict, seed: int, batch_size: int, device: str, threads: int,
+def encode_latents_stage(*, run_dir: str, dit: dict, seed: int, batch_size: int, device: str, threads: int,
                          out_path: str) -> None:
     """Cache one AE's training-split latents (and normalisation statistics) for its DiTs."""
     from .generation.latents import encode_training_latents
@@ -168,23 +150,14 @@ def reference_stats_stage(data: dict, fd: dict, num_images: int, out_path: str) 
     ReferenceStatistics(out_path, data_config(data), num_images, fd).get()
 
 
-def train_dit_stage(overrides: list[str]) -> None:
-    from .launch import launcher_for, run_training
-    run_training("train_dit", overrides, launcher_for("train_video_dit" if _is_video(overrides) else "train_dit"),
-                 _out_dir(overrides))
-
-
-def _out_dir(overrides: list[str]) -> str:
-    return next(o.split("=", 1)[1] for o in overrides if o.startswith("out_dir="))
-
-
-def evaluate_dit_stage(dit_dir: str, ae_dir: str, meta: dict, dit: dict, data: dict, fd: dict, reference: str,
+def evaluate_dit_stage(*, dit_dir: str, ae_dir: str, meta: dict, dit: dict, data: dict, fd: dict, reference: str,
                        device: str, out_csv: str, out_grid: str, out_gif: str) -> None:
     """Score every kept snapshot of one DiT (generation.csv rows) and save a sample grid of the last one."""
     from .generation.evaluate import evaluate_dit
     from .generation.reference import ReferenceStatistics
     ref = ReferenceStatistics(reference, data_config(data), dit["reference_images"], fd)
-    df = evaluate_dit(dit_dir, ae_dir, ref, dit["num_samples"], dit["sample_steps"], dit["sampler"], dit["guidance"],
-                      dit["batch_size_eval"], device, grid_path=out_grid, gif_path=out_gif)
+    df = evaluate_dit(dit_dir, ae_dir, ref, num_samples=dit["num_samples"], steps=dit["sample_steps"],
+                      sampler=dit["sampler"], guidance=dit["guidance"], batch_size=dit["batch_size_eval"],
+                      device=device, grid_path=out_grid, gif_path=out_gif)
     keys = ["ae", "modality", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed"]
     write_csv(out_csv, df.assign(**{k: meta[k] for k in keys})[keys + ["step", "metric", "value"]])

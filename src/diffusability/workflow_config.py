@@ -168,24 +168,36 @@ def check_semantics(config: dict) -> None:
     check_video(config)
 
 
-def resolve_config(base: dict, config_dir: str | Path, user_overrides: dict | None = None,
-                   schema: dict | None = None) -> dict:
-    """Merge base, the chosen scale's overlay and the user's overrides; validate; return a fresh dict."""
-    user_overrides = user_overrides or {}
-    scale = user_overrides.get("scale", base.get("scale", "tiny"))
+def scale_overlay(config_dir: str | Path, scale) -> Path:
+    """The overlay file of a scale (config/scales/<scale>.yaml), or one sentence saying why there is none."""
     if scale not in SCALES:
         raise ConfigError(f"config key scale is {scale!r}, but must be one of {', '.join(SCALES)}")
     overlay_file = Path(config_dir) / "scales" / f"{scale}.yaml"
     if not overlay_file.exists():
         raise ConfigError(f"config key scale is {scale!r}, but its overlay {overlay_file} does not exist")
-    overlay = yaml.safe_load(overlay_file.read_text()) or {}
-    merged = deep_merge(deep_merge(base, overlay), user_overrides)
-    merged["scale"] = scale
+    return overlay_file
+
+
+def check_config(merged: dict, schema: dict | None = None) -> dict:
+    """A merged config (base < scale overlay < the user's) typed as the schema says, validated; a fresh dict."""
+    merged = copy.deepcopy(merged)
     if schema is not None:
         merged = coerce_types(merged, schema)
         check_against_schema(merged, schema)
     check_semantics(merged)
     return merged
+
+
+def resolve_config(base: dict, config_dir: str | Path, user_overrides: dict | None = None,
+                   schema: dict | None = None) -> dict:
+    """Merge base, the chosen scale's overlay and the user's overrides, as the workflow's configfile directives do
+    (outside Snakemake: the cli/ entry points and tests); validate; return a fresh dict."""
+    user_overrides = user_overrides or {}
+    scale = user_overrides.get("scale", base.get("scale", "tiny"))
+    overlay = yaml.safe_load(scale_overlay(config_dir, scale).read_text()) or {}
+    merged = deep_merge(deep_merge(base, overlay), user_overrides)
+    merged["scale"] = scale
+    return check_config(merged, schema)
 
 
 def load_schema(path: str | Path) -> dict:

@@ -13,14 +13,14 @@ rule train_ae:
     benchmark:
         f"benchmarks/{SCALE}/train_ae/{{run}}.tsv"
     params:
-        overrides=lambda w: ae_overrides(view(w.run), run_meta(config, w.run), run_dir(w.run), THREADS),
+        run_config=lambda w: ae_run(w.run),
+        overrides=config["ae"]["overrides"],
     priority: spine_priority("run")
     threads: THREADS
     localrule: SUBMITIT
     resources:
         **res_of("train_ae", "train_video_ae", "run"),
-        **gpu_res("train_ae"),
-        **CLUSTER,
+        **LAUNCH,
     script:
         "../scripts/train_ae.py"
 
@@ -31,16 +31,12 @@ rule import_pretrained:
     log:
         f"logs/{SCALE}/import_pretrained/{{preset}}.log",
     params:
-        overrides=lambda w: ae_overrides(view(f"{w.preset}-pretrained"), run_meta(config, f"{w.preset}-pretrained"),
-                                         run_dir(f"{w.preset}-pretrained"), THREADS),
-        pretrained=lambda w: {"source": view(f"{w.preset}-pretrained")["ae"]["pretrained"], "subfolder": None,
-                              "allow_download": False},
+        run_config=lambda w: import_run(w.preset),
+        overrides=config["ae"]["overrides"],
     wildcard_constraints:
         preset=r"[A-Za-z0-9-]+",
     resources:
-        mem_mb=res("evaluate_ae", "mem_mb"),
-        runtime=res("evaluate_ae", "runtime"),
-        **CLUSTER,
+        **res("import_pretrained"),
     script:
         "../scripts/import_pretrained.py"
 
@@ -55,14 +51,13 @@ rule finetune_se:
     benchmark:
         f"benchmarks/{SCALE}/finetune_se/{{base}}__{{tag}}.tsv"
     params:
-        overrides=lambda w: finetune_overrides(view(w.base), run_meta(config, f"{w.base}__{w.tag}"),
-                                               run_dir(f"{w.base}__{w.tag}"), run_dir(w.base), THREADS),
+        run_config=lambda w: finetune_run(w.base, w.tag),
+        overrides=config["ae"]["overrides"] + config["se"]["overrides"],
     priority: TABLES_PRIORITY
     threads: THREADS
     localrule: SUBMITIT
     resources:
         **res_of("finetune_se", "train_video_ae", "base"),
-        **gpu_res("finetune_se"),
-        **CLUSTER,
+        **LAUNCH,
     script:
         "../scripts/train_ae.py"

@@ -1,22 +1,34 @@
-# Config resolution (base + scale overlay + user overrides), validation before any job, and the grid.
+# What every stage shares: the config (base + scale overlay + the user's files and flags, validated before any
+# job), the grid, and the constants and helper functions of the rules (the other .smk files hold rules only).
 import os
+from dataclasses import asdict
 
-from diffusability.grid import (RUN_KEYS, ae_grid, ae_overrides, all_runs, finetune_overrides, main_variants,
-                                pretrained_run, run_meta, se_grid, video_runs, view_of)
 from diffusability.checks import check_config_files, check_inputs_exist, check_overrides
-from diffusability.workflow_config import ConfigError, load_schema, resolve_config
+from diffusability.grid import (ae_grid, all_runs, dit_grid, dit_meta, main_variants, run_meta, video_runs,
+                                video_views, view_of)
+from diffusability.paper_map import items_of, load_paper_map
+from diffusability.runconfig import ae_run_config, dit_run_config, finetune_run_config, import_run_config
+from diffusability.workflow_config import ConfigError, check_config, load_schema, scale_overlay
 
 try:
-    _resolved = resolve_config(
-        config, "config", workflow.config_settings.overwrite_config,
-        load_schema(workflow.source_path("../schemas/config.schema.yaml")),
-    )
+    _overlay = scale_overlay("config", config.get("scale"))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+
+# The scale overlay goes over config/config.yaml and under the user's --configfile and --config files and flags:
+# Snakemake applies those again over every configfile directive.
+configfile: _overlay
+
+
+try:
+    _resolved = check_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
     check_overrides(_resolved)  # the Hydra override lists compose (a typo there would fail only inside a job)
     check_inputs_exist(_resolved)  # weights files the DAG reads (else Snakemake's MissingInputException)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 config.clear()
-config.update(_resolved)
+config.update(_resolved)  # typed as the schema says (Snakemake hands nested --config values over as text)
 # snakemake's own validator too (it also fills schema defaults).
 validate(config, "../schemas/config.schema.yaml")
 
@@ -38,6 +50,8 @@ BASES = list(main_variants(config))
 # The video track: the same rules on the video runs (grid.video_view), which live beside the image runs.
 VIDEO_RUNS = [r["model"] for r in video_runs(config)]
 VIDEO = bool(VIDEO_RUNS)
+DIT_RUNS = [r["dit_run"] for r in dit_grid(config)]
+VIDEO_DIT_RUNS = [r["dit_run"] for v in video_views(config) for r in dit_grid(v)]
 # Feature space of every Fréchet distance: real Inception when its weights are given, else the DAG's proxy.
 FD = ({"kind": "inception", "weights": config["metrics"]["inception_weights"]}
       if config["metrics"]["inception_weights"] else {"kind": "proxy", "weights": f"{R}/features/proxy.safetensors"})
@@ -45,6 +59,51 @@ FD = ({"kind": "inception", "weights": config["metrics"]["inception_weights"]}
 _i3d = config["video"]["metrics"]["i3d_weights"]
 FD_VIDEO = ({"kind": "i3d", "weights": _i3d} if _i3d
             else {"kind": "video_proxy", "weights": f"{R}/features/video_proxy.safetensors"})
+THREADS = config["threads"]  # fixed per scale, not workflow.cores: part of what makes CPU results bitwise repeatable
+
+SUBMITIT = config["launcher"] == "submitit"  # trainings then go to Slurm via submitit, waited on by a local rule
+# Partition / account / GPU type of cluster jobs: environment first, then the config's `cluster` section.
+_cl = config["cluster"]
+CLUSTER = {k: v for k, v in {
+    "slurm_partition": os.environ.get("DIFFUSABILITY_SLURM_PARTITION") or _cl["partition"],
+    "slurm_account": os.environ.get("DIFFUSABILITY_SLURM_ACCOUNT") or _cl["account"],
+}.items() if v}
+# How a training runs (launch.launcher_settings): resources, not params, since it does not change the weights and
+# switching to the cluster must not retrain finished models.
+LAUNCH = {"launcher": config["launcher"],
+          **({"submitit_cluster": _cl["submitit_cluster"]} if _cl["submitit_cluster"] else {})}
+
+# Job order (never what a job computes): first the chain of Figs. 2, 3 and RGB noise (the vanilla image grid, its
+# evaluations, the RGB spectra), then the rest of the spectral tables (fine-tunes, video AEs, collect_spectra),
+# then the diffusion chain.
+SPINE_PRIORITY = 10
+TABLES_PRIORITY = 5
+VANILLA_GRID = ae_grid(config)  # the AEs trained from scratch: what Figs. 2 and 3 plot
+SPINE_RUNS = frozenset(r["model"] for r in VANILLA_GRID)
+
+# Figures and tables: the paper map says which make up all_figures / all_tables and captions them in the report.
+PLOT_LOG = config["plots"]["log_amplitude"]
+PAPER_ITEMS = load_paper_map(workflow.source_path("../../config/paper_map.yaml"))
+PAPER = {it.id: it for it in PAPER_ITEMS}
+SE_REF = {
+    "channels": config["ae"]["channels_reference"],
+    "kl_weight": config["ae"]["kl_reference"],
+    "factors": "x".join(map(str, config["se"]["factors"])),
+    "mode": config["se"]["mode"],
+    "main_weight": config["se"]["main_weight"],
+    "kl_weights": config["se"]["ablation"]["kl_weights"],
+}
+ABLATIONS = ["se_weight", "factors", "mode", "se_kl"]
+# What the paper-map items' targets produce, every wildcard expanded (ablations, DiT runs).
+EXPANSIONS = {"ablation": ABLATIONS, "dit": DIT_RUNS + VIDEO_DIT_RUNS}
+
+
+wildcard_constraints:
+    run=r"[A-Za-z0-9-]+?-c\d+-kl[0-9.e+-]+-s\d+",
+    base=r"[A-Za-z0-9-]+?-(c\d+-kl[0-9.e+-]+-s\d+|pretrained)",
+    tag=r"se[0-9.e+-]+-f[0-9x]+-[a-z_]+(-frozen)?(-t[0-9x]+)?",
+    model=r"[^/]+",
+    dit=r"[^/]+__dit-[A-Za-z0-9]+-s\d+",
 
 
 def view(name):
@@ -60,60 +119,28 @@ def fd_of(name):
     return FD_VIDEO if is_video(name) else FD
 
 
-def res_of(rule_name, video_rule, wildcard):
-    """Resources of a rule that serves both modalities: the video rule's when the run named by `wildcard` is video."""
-    def get(key):
-        def f(w):
-            return res(video_rule if is_video(w[wildcard]) else rule_name, key)
-        return f
-    return {"mem_mb": get("mem_mb"), "runtime": get("runtime")}
-
-SUBMITIT = config["launcher"] == "submitit"  # trainings then go to Slurm via submitit, waited on by a local rule
-# Partition / account / GPU type of cluster jobs: environment first, then the config's `cluster` section.
-_cl = config["cluster"]
-CLUSTER = {k: v for k, v in {
-    "slurm_partition": os.environ.get("DIFFUSABILITY_SLURM_PARTITION") or _cl["partition"],
-    "slurm_account": os.environ.get("DIFFUSABILITY_SLURM_ACCOUNT") or _cl["account"],
-}.items() if v}
-# Job order (never what a job computes): first the chain of Figs. 2, 3 and RGB noise (the vanilla image grid, its
-# evaluations, the RGB spectra), then the rest of the spectral tables (fine-tunes, video AEs, collect_spectra),
-# then the diffusion chain.
-SPINE_PRIORITY = 10
-TABLES_PRIORITY = 5
-VANILLA_GRID = ae_grid(config)  # the AEs trained from scratch: what Figs. 2 and 3 plot
-SPINE_RUNS = frozenset(r["model"] for r in VANILLA_GRID)
-
-
 def spine_priority(wildcard):
-    """Priority of a job of a rule that serves every AE: the spine's when the run named by `wildcard` is in it."""
+    """Priority of a job that serves every AE: the spine's when the run named by `wildcard` is in it."""
     return lambda w: SPINE_PRIORITY if w[wildcard] in SPINE_RUNS else TABLES_PRIORITY
 
 
-THREADS = config["threads"]  # fixed per scale, not workflow.cores: part of what makes CPU results bitwise repeatable
+def res(name):
+    """Cluster resources of a heavy job (config key resources.<name>): runtime, memory, GPUs (with the GPU type
+    when cluster.gpu_model names one), partition and account."""
+    r = config["resources"][name]
+    gpu_model = {"gpu_model": _cl["gpu_model"]} if r["gpu"] and _cl["gpu_model"] else {}
+    return {"mem_mb": r["mem_mb"], "runtime": r["runtime"], "gpu": r["gpu"], **gpu_model, **CLUSTER}
 
 
-def _publish_launchers():
-    """Hand each training rule its launcher (diffusability.launch) through the environment, not as a param: how a
-    training is run does not change its weights, so switching to the cluster must not retrain finished models."""
-    import json
-    from diffusability.launch import LAUNCHER_ENV, launcher_settings
-    os.environ[LAUNCHER_ENV] = json.dumps({r: launcher_settings(config, config["resources"][r], THREADS, CLUSTER)
-                                           for r in ("train_ae", "finetune_se", "train_dit", "train_video_ae",
-                                                     "train_video_dit")})
-
-
-_publish_launchers()
-
-
-def res(rule_name, key):
-    """Per-scale cluster resource of a heavy rule (config key resources.<rule>.<key>)."""
-    return config["resources"][rule_name][key]
-
-
-def gpu_res(rule_name):
-    """GPU request of a heavy rule: `gpu` (-> --gpus), with `gpu_model` when cluster.gpu_model names a type."""
-    n = res(rule_name, "gpu")
-    return {"gpu": n, **({"gpu_model": _cl["gpu_model"]} if n and _cl["gpu_model"] else {})}
+def res_of(image_key, video_key, wildcard):
+    """Resources of a job that serves both modalities: resources.<video_key> when the run named by `wildcard`
+    is a video run, else resources.<image_key>."""
+    def get(key):
+        return lambda w: config["resources"][video_key if is_video(w[wildcard]) else image_key][key]
+    keys = (image_key, video_key)
+    gpu_model = ({"gpu_model": _cl["gpu_model"]}
+                 if _cl["gpu_model"] and any(config["resources"][k]["gpu"] for k in keys) else {})
+    return {"mem_mb": get("mem_mb"), "runtime": get("runtime"), "gpu": get("gpu"), **gpu_model, **CLUSTER}
 
 
 def run_dir(name):
@@ -124,9 +151,56 @@ def weights(name):
     return f"{run_dir(name)}/ae/diffusion_pytorch_model.safetensors"
 
 
-wildcard_constraints:
-    run=r"[A-Za-z0-9-]+?-c\d+-kl[0-9.e+-]+-s\d+",
-    base=r"[A-Za-z0-9-]+?-(c\d+-kl[0-9.e+-]+-s\d+|pretrained)",
-    tag=r"se[0-9.e+-]+-f[0-9x]+-[a-z_]+(-frozen)?(-t[0-9x]+)?",
-    model=r"[^/]+",
-    dit=r"[^/]+__dit-[A-Za-z0-9]+-s\d+",
+def dit_dir(name):
+    return f"{R}/dit/{name}"
+
+
+def latents_of(dit):
+    """The latent cache a DiT trains on (a path from the wildcard alone: params computed from `input` are not
+    Snakemake rerun triggers, so a changed dit.* setting would rerun nothing)."""
+    return f"{R}/latents/{dit_meta(config, dit)['ae']}.safetensors"
+
+
+def ae_run(name):
+    """Run config of a vanilla AE (runconfig.py: every leaf from the workflow config)."""
+    return ae_run_config(view(name), run_meta(config, name), out_dir=run_dir(name))
+
+
+def finetune_run(base, tag):
+    name = f"{base}__{tag}"
+    return finetune_run_config(view(base), run_meta(config, name), out_dir=run_dir(name),
+                               init_from=f"{run_dir(base)}/ae")
+
+
+def import_run(preset):
+    name = f"{preset}-pretrained"
+    return import_run_config(view(name), run_meta(config, name), out_dir=run_dir(name))
+
+
+def dit_run(dit):
+    return dit_run_config(view(dit), dit_meta(config, dit), out_dir=dit_dir(dit), latents=latents_of(dit))
+
+
+def shown(path, item):
+    """An output that goes into the HTML report (`snakemake --report`), filed under its paper item."""
+    return report(path, caption="../report/caption.rst", category=PAPER[item].paper)
+
+
+def paper_item(item):
+    return asdict(PAPER[item])
+
+
+def vanilla_spectra(key, value):
+    """Per-AE spectrum CSVs of the vanilla grid at one setting: Figs. 2 and 3 wait for these AEs only, not for the
+    fine-tunes and video AEs that spectra.csv also holds."""
+    return [f"{R}/eval/{r['model']}/spectrum.csv" for r in VANILLA_GRID if r[key] == value]
+
+
+def paper_outputs(kind):
+    """The files of the paper map's figures or tables (`kind`), every wildcard expanded."""
+    files = []
+    for it in items_of(PAPER_ITEMS, kind, VIDEO):
+        for pattern in getattr(rules, it.target).output:
+            keys = {k: v for k, v in EXPANSIONS.items() if f"{{{k}}}" in pattern}
+            files += expand(pattern, **keys) if keys else [pattern]
+    return list(dict.fromkeys(files))

@@ -19,10 +19,7 @@ rule erasure:
         device=config["device"],
     threads: THREADS
     resources:
-        mem_mb=res("evaluate_ae", "mem_mb"),
-        runtime=res("evaluate_ae", "runtime"),
-        **gpu_res("evaluate_ae"),
-        **CLUSTER,
+        **res("erasure"),
     script:
         "../scripts/erasure.py"
 

@@ -1,28 +1,6 @@
 # Figures and rendered tables. These rules read only CSVs under results/<scale>/ (Figs. 2 and 3 the per-AE ones).
 # Which of them make up all_figures / all_tables, and their report captions, come from the paper map
 # (config/paper_map.yaml).
-from dataclasses import asdict
-
-from diffusability.paper_map import items_of, load_paper_map
-
-PLOT_LOG = config["plots"].get("log_amplitude", True)
-PAPER_ITEMS = load_paper_map(workflow.source_path("../../config/paper_map.yaml"))
-PAPER = {it.id: it for it in PAPER_ITEMS}
-
-
-def shown(path, item):
-    """An output that goes into the HTML report (`snakemake --report`), filed under its paper item."""
-    return report(path, caption="../report/caption.rst", category=PAPER[item].paper)
-
-
-def paper_item(item):
-    return asdict(PAPER[item])
-
-
-def vanilla_spectra(key, value):
-    """Per-AE spectrum CSVs of the vanilla grid at one setting: Figs. 2 and 3 wait for these AEs only, not for the
-    fine-tunes and video AEs that spectra.csv also holds."""
-    return [f"{R}/eval/{r['model']}/spectrum.csv" for r in VANILLA_GRID if r[key] == value]
 
 
 rule fig2_latent_spectra_channels:
@@ -94,17 +72,6 @@ rule tab_hf_energy:
     localrule: True
     script:
         "../scripts/tab_hf_energy.py"
-
-
-SE_REF = {
-    "channels": config["ae"]["channels_reference"],
-    "kl_weight": config["ae"]["kl_reference"],
-    "factors": "x".join(map(str, config["se"]["factors"])),
-    "mode": config["se"]["mode"],
-    "main_weight": config["se"]["main_weight"],
-    "kl_weights": config["se"]["ablation"]["kl_weights"],
-}
-ABLATIONS = ["se_weight", "factors", "mode", "se_kl"]
 
 
 rule fig4_se_spectra:
@@ -252,24 +219,11 @@ rule claims:
         f"logs/{SCALE}/claims.log",
     params:
         paper_item=paper_item("claims"),
-        rules={**config["claims"], "main_se_weight": config["se"]["main_weight"]},
+        tolerances={**config["claims"], "main_se_weight": config["se"]["main_weight"]},
         scale=SCALE,
     localrule: True
     script:
         "../scripts/claims.py"
-
-
-# What the paper-map items' rules produce, every wildcard expanded (ablations, DiT runs).
-EXPANSIONS = {"ablation": ABLATIONS, "dit": DIT_RUNS + VIDEO_DIT_RUNS}
-
-
-def paper_outputs(kind):
-    files = []
-    for it in items_of(PAPER_ITEMS, kind, VIDEO):
-        for pattern in getattr(rules, it.target).output:
-            keys = {k: v for k, v in EXPANSIONS.items() if "{" + k + "}" in pattern}
-            files += expand(pattern, **keys) if keys else [pattern]
-    return list(dict.fromkeys(files))
 
 
 rule all_tables:

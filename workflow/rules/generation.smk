@@ -1,20 +1,6 @@
 # Latent diffusion (Fig. 1, Table 1): cache each AE variant's training latents, train a DiT on them, sample every
 # kept snapshot and score the samples against reference statistics computed once per dataset and feature space.
 # Video DiTs (Fig. 1 right, video table) go through the same rules on the video AEs' latents.
-from diffusability.grid import dit_grid, dit_meta, dit_overrides, video_views
-
-DIT_RUNS = [r["dit_run"] for r in dit_grid(config)]
-VIDEO_DIT_RUNS = [r["dit_run"] for v in video_views(config) for r in dit_grid(v)]
-
-
-def dit_dir(name):
-    return f"{R}/dit/{name}"
-
-
-def latents_of(dit):
-    """The latent cache a DiT trains on (a path from the wildcard alone: params computed from `input` are not
-    Snakemake rerun triggers, so a changed dit.* setting would rerun nothing)."""
-    return f"{R}/latents/{dit_meta(config, dit)['ae']}.safetensors"
 
 
 rule encode_latents:
@@ -34,10 +20,7 @@ rule encode_latents:
         device=config["device"],
     threads: THREADS
     resources:
-        mem_mb=res("evaluate_ae", "mem_mb"),
-        runtime=res("evaluate_ae", "runtime"),
-        **gpu_res("evaluate_ae"),
-        **CLUSTER,
+        **res("encode_latents"),
     script:
         "../scripts/encode_latents.py"
 
@@ -58,10 +41,7 @@ rule reference_stats:
         num_images=config["dit"]["reference_images"],
     threads: THREADS
     resources:
-        mem_mb=res("evaluate_ae", "mem_mb"),
-        runtime=res("evaluate_ae", "runtime"),
-        **gpu_res("evaluate_ae"),
-        **CLUSTER,
+        **res("reference_stats"),
     script:
         "../scripts/reference_stats.py"
 
@@ -92,14 +72,13 @@ rule train_dit:
     benchmark:
         f"benchmarks/{SCALE}/train_dit/{{dit}}.tsv"
     params:
-        overrides=lambda w: dit_overrides(view(w.dit), dit_meta(config, w.dit), dit_dir(w.dit), latents_of(w.dit),
-                                          THREADS),
+        run_config=lambda w: dit_run(w.dit),
+        overrides=config["dit"]["overrides"],
     threads: THREADS
     localrule: SUBMITIT
     resources:
         **res_of("train_dit", "train_video_dit", "dit"),
-        **gpu_res("train_dit"),
-        **CLUSTER,
+        **LAUNCH,
     script:
         "../scripts/train_dit.py"
 
@@ -129,10 +108,7 @@ rule evaluate_dit:
         device=config["device"],
     threads: THREADS
     resources:
-        mem_mb=res("evaluate_dit", "mem_mb"),
-        runtime=res("evaluate_dit", "runtime"),
-        **gpu_res("evaluate_dit"),
-        **CLUSTER,
+        **res("evaluate_dit"),
     script:
         "../scripts/evaluate_dit.py"
 

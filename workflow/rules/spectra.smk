@@ -17,9 +17,7 @@ rule proxy_features:
     priority: SPINE_PRIORITY
     threads: THREADS
     resources:
-        mem_mb=res("evaluate_ae", "mem_mb"),
-        runtime=res("evaluate_ae", "runtime"),
-        **CLUSTER,
+        **res("proxy_features"),
     script:
         "../scripts/proxy_features.py"
 
@@ -59,10 +57,7 @@ rule evaluate_ae:
     priority: spine_priority("model")
     threads: THREADS
     resources:
-        mem_mb=res("evaluate_ae", "mem_mb"),
-        runtime=res("evaluate_ae", "runtime"),
-        **gpu_res("evaluate_ae"),
-        **CLUSTER,
+        **res("evaluate_ae"),
     script:
         "../scripts/evaluate_ae.py"
 
@@ -84,9 +79,7 @@ rule rgb_spectrum:
     priority: SPINE_PRIORITY
     threads: THREADS
     resources:
-        mem_mb=res("evaluate_ae", "mem_mb"),
-        runtime=res("evaluate_ae", "runtime"),
-        **CLUSTER,
+        **res("rgb_spectrum"),
     script:
         "../scripts/rgb_spectrum.py"
 
@@ -107,9 +100,7 @@ rule rgb_video_spectrum:
     priority: TABLES_PRIORITY
     threads: THREADS
     resources:
-        mem_mb=res("evaluate_ae", "mem_mb"),
-        runtime=res("evaluate_ae", "runtime"),
-        **CLUSTER,
+        **res("rgb_video_spectrum"),
     script:
         "../scripts/rgb_video_spectrum.py"
 

@@ -3,4 +3,5 @@ from diffusability.stages import encode_latents_stage
 
 with logged(snakemake):
     p = snakemake.params
-    encode_latents_stage(p.run_dir, p.dit, p.seed, p.batch_size, p.device, snakemake.threads, snakemake.output[0])
+    encode_latents_stage(run_dir=p.run_dir, dit=p.dit, seed=p.seed, batch_size=p.batch_size, device=p.device,
+                         threads=snakemake.threads, out_path=snakemake.output[0])

@@ -3,5 +3,5 @@ from diffusability.stages import erasure_stage
 
 with logged(snakemake):
     p = snakemake.params
-    erasure_stage(dict(p.run_dirs), dict(p.meta), dict(p.erasure), p.latent_block, p.device,
-                  snakemake.output.curves, snakemake.output.grid)
+    erasure_stage(run_dirs=dict(p.run_dirs), meta=dict(p.meta), erasure=dict(p.erasure), latent_block=p.latent_block,
+                  device=p.device, out_csv=snakemake.output.curves, out_grid=snakemake.output.grid)

@@ -3,5 +3,6 @@ from diffusability.stages import evaluate_stage
 
 with logged(snakemake):
     p = snakemake.params
-    evaluate_stage(p.run_dir, dict(p.meta), dict(p.spectrum), dict(p.evaluation), p.device, dict(p.fd),
-                   snakemake.output.spectrum, snakemake.output.recon)
+    evaluate_stage(run_dir=p.run_dir, meta=dict(p.meta), spectrum=dict(p.spectrum), evaluation=dict(p.evaluation),
+                   device=p.device, fd=dict(p.fd), out_spectrum=snakemake.output.spectrum,
+                   out_recon=snakemake.output.recon)

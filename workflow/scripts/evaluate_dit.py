@@ -3,5 +3,6 @@ from diffusability.stages import evaluate_dit_stage
 
 with logged(snakemake):
     p = snakemake.params
-    evaluate_dit_stage(p.dit_dir, p.ae_dir, p.meta, p.dit, p.data, p.fd, snakemake.input.reference, p.device,
-                       snakemake.output.csv, snakemake.output.grid, snakemake.output.gif)
+    evaluate_dit_stage(dit_dir=p.dit_dir, ae_dir=p.ae_dir, meta=p.meta, dit=p.dit, data=p.data, fd=p.fd,
+                       reference=snakemake.input.reference, device=p.device, out_csv=snakemake.output.csv,
+                       out_grid=snakemake.output.grid, out_gif=snakemake.output.gif)

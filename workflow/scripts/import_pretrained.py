@@ -2,4 +2,4 @@ from diffusability.smk import logged
 from diffusability.stages import import_pretrained_stage
 
 with logged(snakemake):
-    import_pretrained_stage(list(snakemake.params.overrides), dict(snakemake.params.pretrained))
+    import_pretrained_stage(dict(snakemake.params.run_config), list(snakemake.params.overrides))

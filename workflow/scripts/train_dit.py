@@ -1,5 +1,6 @@
+from diffusability.launch import launcher_settings, run_training
 from diffusability.smk import logged
-from diffusability.stages import train_dit_stage
 
 with logged(snakemake):
-    train_dit_stage(list(snakemake.params.overrides))
+    run_training("train_dit", run_config=dict(snakemake.params.run_config), overrides=list(snakemake.params.overrides),
+                 launcher=launcher_settings(snakemake.resources, snakemake.threads))

@@ -38,13 +38,15 @@ def zoo_inputs(*, data: str, kind: str, num: int, resolution: int, frames: int) 
 
     from ..data import build_dataset, validation_batch
     from ..data.loose import folder_clips, folder_images, folder_kind
-    from ..runconfig import HYDRA_DIR
+    from ..runconfig import run_data, workflow_config
     if data in ("photos", "clips"):
         want = "image" if data == "photos" else "video"
         if want != kind:
             raise ValueError(f"--data {data} holds {want}s, but the autoencoder is a {kind} autoencoder "
                              f"(use {'photos' if kind == 'image' else 'clips'} or a folder of {kind}s)")
-        cfg = OmegaConf.load(HYDRA_DIR / "data" / f"{data}.yaml")
+        # The suite's own photos/clips with the workflow's settings (config/config.yaml, the one source of them).
+        settings = workflow_config()
+        cfg = OmegaConf.create(run_data(settings["data"] if data == "photos" else settings["video"]["data"]))
         cfg.resolution = int(resolution)
         if data == "photos":
             cfg.val_crops_per_photo = max(int(cfg.val_crops_per_photo), math.ceil(num / len(cfg.val_photos)))

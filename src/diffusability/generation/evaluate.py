@@ -28,7 +28,7 @@ __all__ = ["evaluate_dit", "generate_images", "save_samples"]
 
 
 @torch.no_grad()
-def generate_images(dit, ae, mean, std, num: int, num_classes: int, conditional: bool, steps: int, sampler: str,
+def generate_images(dit, ae, mean, std, *, num: int, num_classes: int, conditional: bool, steps: int, sampler: str,
                     guidance: float, batch_size: int, seed: int, device, shape: tuple[int, ...]) -> torch.Tensor:
     """`num` decoded samples (images or clips) in [-1, 1] from latents of `shape`; noise and labels depend only on
     `seed` (the same for every snapshot)."""
@@ -100,8 +100,10 @@ def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceSt
     rows = []
     for step in steps_kept:
         dit.load_state_dict(load_file(str(snapshot_path(dit_dir, step)), device=str(dev)))
-        images = generate_images(dit, ae, mean, std, num_samples, num_classes, conditional, steps, sampler,
-                                 guidance, batch_size, int(cfg.seed), dev, tuple(cache["latents"].shape[1:]))
+        images = generate_images(dit, ae, mean, std, num=num_samples, num_classes=num_classes,
+                                 conditional=conditional, steps=steps, sampler=sampler, guidance=guidance,
+                                 batch_size=batch_size, seed=int(cfg.seed), device=dev,
+                                 shape=tuple(cache["latents"].shape[1:]))
         rows.append({"step": step, "metric": metric_name(reference.fd["kind"], "fid"),
                      "value": frechet_from_statistics(space.statistics(images), ref)})
         if grid_path is not None and step == steps_kept[-1]:

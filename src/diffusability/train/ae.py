@@ -1,6 +1,6 @@
 """Autoencoder training: from scratch (Figs. 2-3 sweeps) or from pretrained weights, resumable bit for bit.
 
-One entry point, `train_autoencoder(cfg)`, takes a composed run config (see `config/hydra/train_ae.yaml`) and
+One entry point, `train_autoencoder(cfg)`, takes a composed run config (see `runconfig.py`) and
 writes into `cfg.out_dir`:
   ae/                     the final weights (EMA) as a diffusers folder (config.json + safetensors)
   config.yaml             the resolved run config
