@@ -18,6 +18,7 @@ include: "workflow/rules/autoencoders.smk"
 include: "workflow/rules/spectra.smk"
 include: "workflow/rules/erasure.smk"
 include: "workflow/rules/generation.smk"
+include: "workflow/rules/zoo.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -60,3 +60,12 @@ def pytest_collection_modifyitems(config, items):
     # The Slurm tests install and start a cluster; once Slurm's client is installed, snakemake's slurm plugin asks
     # `scontrol` for the configuration at every start, which waits ~9 s when no controller is up. Run them last.
     items.sort(key=lambda item: item.path.name == "test_slurm.py")
+
+
+def write_ae_config(folder: Path) -> Path:
+    """A folder holding only the config.json of a small AutoencoderKL: enough for the workflow's parse-time check
+    (models.zoo.read_spec reads no weights), so a dry run can plan the AE-zoo jobs without torch or diffusers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text('{"_class_name": "AutoencoderKL", "block_out_channels": [8, 16, 16], '
+                                        '"latent_channels": 4}')
+    return folder

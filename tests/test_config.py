@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from conftest import copy_workflow, snakemake
+from conftest import copy_workflow, snakemake, write_ae_config
 
 pytestmark = pytest.mark.slow  # every case starts Snakemake on the workflow (about 10 s each)
 
@@ -80,10 +80,20 @@ def _readme_snakemake_commands() -> list[str]:
     return [ln for ln in lines if ln.startswith(".venv/bin/snakemake") and "--profile slurm" not in ln]
 
 
+def _readme_zoo_yaml() -> str:
+    """The README's `my_zoo.yaml` (the yaml block with the `zoo:` section)."""
+    import re
+    from conftest import ROOT
+    return next(b for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+                if b.startswith("zoo:"))
+
+
 @pytest.mark.parametrize("command", _readme_snakemake_commands())
 def test_every_readme_snakemake_command_parses_and_plans(wf, command):
     import shlex
     (wf / "my_ablation.yaml").write_text("se:\n  weights: [0.0, 0.5]\n")
+    (wf / "my_zoo.yaml").write_text(_readme_zoo_yaml())  # the README's own, its AE folder a config.json only
+    write_ae_config(wf / "path" / "to" / "vae")
     args = shlex.split(command)[1:]
     proc = snakemake(wf, *args, *([] if "--unlock" in args else ["-n"]))  # planned, not run (the smoke DAG runs)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import ROOT, copy_workflow, snakemake
+from conftest import ROOT, copy_workflow, snakemake, write_ae_config
 from diffusability.paper_map import load_paper_map
 
 ITEMS = load_paper_map(ROOT / "config" / "paper_map.yaml")
@@ -12,9 +12,12 @@ ITEMS = load_paper_map(ROOT / "config" / "paper_map.yaml")
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory):
-    """Rule -> outputs of every job of `all` at smoke scale (a dry run in an empty copy plans every job)."""
+    """Rule -> outputs of every job of `all` at smoke scale (a dry run in an empty copy plans every job), with one AE
+    in zoo.models so that the AE-zoo items are built too."""
     wf = copy_workflow(tmp_path_factory.mktemp("map"))
-    proc = snakemake(wf, "-n", "all", "--config", "scale=smoke")
+    vae = write_ae_config(tmp_path_factory.mktemp("vae") / "vae")
+    (wf / "zoo.yaml").write_text(f"zoo:\n  models:\n    - {{name: mine, source: '{vae}'}}\n")
+    proc = snakemake(wf, "-n", "all", "--config", "scale=smoke", "--configfile", "zoo.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     outputs, rule = {}, None
     for line in (proc.stdout + proc.stderr).splitlines():

@@ -304,3 +304,22 @@ def test_wan22_style_patchified_vae_compresses_by_its_patch_too(tmp_path):
     zae = load_zoo_autoencoder(tmp_path / "wan22")
     with torch.no_grad():
         assert tuple(zae.posterior(torch.zeros(1, 3, 5, 32, 32)).mode().shape) == (1, 4, 3, 4, 4)
+
+
+def test_the_readme_command_runs(twins, tmp_path, capsys):
+    # The README's CLI line as written, on a twin in place of path/to/vae, made small for CPU by extra options.
+    import re
+    import shlex
+
+    from conftest import ROOT
+    from diffusability.cli.diffusability import main
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    line = next(ln for b in blocks for ln in b.splitlines() if "-m diffusability.cli.diffusability" in ln)
+    args = shlex.split(line)[3:]
+    assert args[0] == "path/to/vae"
+    args[0] = str(twins / "AutoencoderKL")
+    out = tmp_path / "out"
+    assert main(args + ["--num-images", "1", "--resolution", "32", "--block", "4", "--device", "cpu",
+                        "--out", str(out)]) == 0
+    assert "HF share" in capsys.readouterr().out
+    _assert_cli_outputs(out, "AutoencoderKL")

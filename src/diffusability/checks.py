@@ -162,3 +162,24 @@ def check_config_files(config: dict, local_exec: bool = True) -> None:
     check_inputs_exist(config)
     check_pretrained(config)
     check_weights_files(config)
+
+
+def check_zoo(config: dict) -> None:
+    """Every zoo.models[i] names a supported autoencoder, read from its config.json alone (models.zoo.read_spec,
+    torch-free): run while the workflow is parsed, so a non-AE folder or a broken config stops even a dry run in one
+    sentence naming the key. Names are unique (they are the `ae` wildcard), and the table's erasure column is one of
+    the fractions the jobs erase."""
+    from .models.zoo import NotAnAutoencoderError, read_spec
+    zoo, seen = config["zoo"], set()
+    for i, model in enumerate(zoo["models"]):
+        if model["name"] in seen:
+            raise ConfigError(f"config key zoo.models[{i}].name repeats {model['name']!r}; each AE needs its own name")
+        seen.add(model["name"])
+        try:
+            read_spec(model["source"])
+        except NotAnAutoencoderError as err:
+            raise ConfigError(f"config key zoo.models[{i}].source: {err}") from None
+    fractions = config["erasure"]["fractions"]
+    if zoo["models"] and not any(abs(f - zoo["erase_fraction"]) < 1e-9 for f in fractions):
+        raise ConfigError(f"config key zoo.erase_fraction is {zoo['erase_fraction']}, which is not one of "
+                          f"erasure.fractions {fractions}")

@@ -22,6 +22,7 @@ class PaperItem:
     scales: tuple[str, ...]
     choices: str
     video: bool = False
+    zoo: bool = False  # built only when zoo.models names an autoencoder (issue 19)
 
 
 def load_paper_map(path: str | Path) -> list[PaperItem]:
@@ -42,6 +43,7 @@ def load_paper_map(path: str | Path) -> list[PaperItem]:
     return items
 
 
-def items_of(items: list[PaperItem], kind: str, video: bool) -> list[PaperItem]:
-    """The items of one kind that this configuration builds (video items only with the video track on)."""
-    return [it for it in items if it.kind == kind and (video or not it.video)]
+def items_of(items: list[PaperItem], kind: str, video: bool, zoo: bool = False) -> list[PaperItem]:
+    """The items of one kind that this configuration builds (video items only with the video track on, AE-zoo items
+    only when zoo.models is not empty)."""
+    return [it for it in items if it.kind == kind and (video or not it.video) and (zoo or not it.zoo)]

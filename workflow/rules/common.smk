@@ -3,7 +3,7 @@
 import os
 from dataclasses import asdict
 
-from diffusability.checks import check_config_files, check_inputs_exist, check_overrides
+from diffusability.checks import check_config_files, check_inputs_exist, check_overrides, check_zoo
 from diffusability.grid import (ae_grid, all_runs, dit_grid, dit_meta, main_variants, run_meta, video_runs,
                                 video_views, view_of)
 from diffusability.paper_map import items_of, load_paper_map
@@ -25,6 +25,7 @@ try:
     _resolved = check_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
     check_overrides(_resolved)  # the Hydra override lists compose (a typo there would fail only inside a job)
     check_inputs_exist(_resolved)  # weights files the DAG reads (else Snakemake's MissingInputException)
+    check_zoo(_resolved)  # each zoo.models[i].source is a supported AE by its config.json (no torch, no weights)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 config.clear()
@@ -59,6 +60,9 @@ FD = ({"kind": "inception", "weights": config["metrics"]["inception_weights"]}
 _i3d = config["video"]["metrics"]["i3d_weights"]
 FD_VIDEO = ({"kind": "i3d", "weights": _i3d} if _i3d
             else {"kind": "video_proxy", "weights": f"{R}/features/video_proxy.safetensors"})
+# "How diffusable is my autoencoder?" (issue 19): the AEs of zoo.models, by name; their figure and table only when
+# there are any.
+ZOO = {m["name"]: m["source"] for m in config["zoo"]["models"]}
 THREADS = config["threads"]  # fixed per scale, not workflow.cores: part of what makes CPU results bitwise repeatable
 
 SUBMITIT = config["launcher"] == "submitit"  # trainings then go to Slurm via submitit, waited on by a local rule
@@ -104,6 +108,7 @@ wildcard_constraints:
     tag=r"se[0-9.e+-]+-f[0-9x]+-[a-z_]+(-frozen)?(-t[0-9x]+)?",
     model=r"[^/]+",
     dit=r"[^/]+__dit-[A-Za-z0-9]+-s\d+",
+    ae=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
 def view(name):
@@ -199,8 +204,31 @@ def vanilla_spectra(key, value):
 def paper_outputs(kind):
     """The files of the paper map's figures or tables (`kind`), every wildcard expanded."""
     files = []
-    for it in items_of(PAPER_ITEMS, kind, VIDEO):
+    for it in items_of(PAPER_ITEMS, kind, VIDEO, zoo=bool(ZOO)):
         for pattern in getattr(rules, it.target).output:
             keys = {k: v for k, v in EXPANSIONS.items() if f"{{{k}}}" in pattern}
             files += expand(pattern, **keys) if keys else [pattern]
     return list(dict.fromkeys(files))
+
+
+def zoo_settings():
+    """What analysis.zoo.analyse_source takes from the config (zoo.*, spectrum.*, erasure.fractions), the same for
+    every AE: data for both kinds (the job picks by the AE's class), the spectrum's and erasure's settings."""
+    z, s = config["zoo"], config["spectrum"]
+    return {"data": {"image": z["image_data"], "video": z["video_data"]}, "num": z["num_images"],
+            "resolution": z["resolution"], "frames": z["frames"], "block": s["block"],
+            "normalization": s["normalization"], "latent": s["latent"], "hf_exclude_dc": s["hf_exclude_dc"],
+            "fractions": config["erasure"]["fractions"], "batch_size": z["batch_size"], "device": config["device"]}
+
+
+def zoo_csvs(name):
+    """Input function: the per-AE `name` CSVs of every zoo.models AE; asking for the zoo's figure or table with no
+    AE configured is one sentence naming the key, not an empty table."""
+
+    def inputs(wildcards):
+        if not ZOO:
+            raise WorkflowError("config key zoo.models is empty: list at least one autoencoder ({name, source}) to "
+                                "build the AE-zoo figure and table")
+        return expand(f"{R}/zoo/{{ae}}/{name}.csv", ae=ZOO)
+
+    return inputs

@@ -1,0 +1,7 @@
+from diffusability.smk import logged
+from diffusability.stages import analyse_zoo_stage
+
+with logged(snakemake):
+    analyse_zoo_stage(source=snakemake.params.source, name=snakemake.wildcards.ae,
+                      settings=dict(snakemake.params.settings), threads=snakemake.threads,
+                      outputs=dict(snakemake.output.items()))
