@@ -56,3 +56,11 @@ def test_ids_are_unique_and_every_caption_is_ours(tmp_path):
     bad.write_text("items:\n  - {id: a, paper: x, kind: plot, target: r, caption: c, scales: [tiny], choices: c}\n")
     with pytest.raises(ValueError, match="kind 'plot'"):
         load_paper_map(bad)
+
+
+def test_zoo_items_are_built_only_when_zoo_models_names_an_ae():
+    from diffusability.paper_map import items_of
+    zoo = {"fig_ae_zoo", "tab_ae_zoo"}
+    for kind in ("figure", "table"):
+        assert not zoo & {it.id for it in items_of(ITEMS, kind, video=True)}
+        assert len(zoo & {it.id for it in items_of(ITEMS, kind, video=True, zoo=True)}) == 1
