@@ -83,3 +83,8 @@ def test_a_non_ae_folder_or_a_repeated_name_stops_the_planning_in_one_sentence(t
                                          f"    - {{name: a, source: '{good}'}}\n")
     proc = snakemake(wf, "-n", "all", "--config", "scale=smoke", "--configfile", str(tmp_path / "twice.yaml"))
     assert proc.returncode != 0 and "config key zoo.models[1].name repeats 'a'" in proc.stdout + proc.stderr
+    for extra, message in (("  resolution: 36\n", "config key zoo.resolution is 36, not a multiple of 32"),
+                           (f"  image_data: {tmp_path / 'nope'}\n", "config key zoo.image_data is")):
+        (tmp_path / "bad.yaml").write_text(f"zoo:\n  models:\n    - {{name: a, source: '{good}'}}\n{extra}")
+        proc = snakemake(wf, "-n", "all", "--config", "scale=smoke", "--configfile", str(tmp_path / "bad.yaml"))
+        assert proc.returncode != 0 and message in proc.stdout + proc.stderr, proc.stdout[-1500:]

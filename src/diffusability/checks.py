@@ -176,9 +176,17 @@ def check_zoo(config: dict) -> None:
             raise ConfigError(f"config key zoo.models[{i}].name repeats {model['name']!r}; each AE needs its own name")
         seen.add(model["name"])
         try:
-            read_spec(model["source"])
+            spec = read_spec(model["source"])
         except NotAnAutoencoderError as err:
             raise ConfigError(f"config key zoo.models[{i}].source: {err}") from None
+        side = config["spectrum"]["block"] * spec.spatial
+        if zoo["resolution"] % side:
+            raise ConfigError(f"config key zoo.resolution is {zoo['resolution']}, not a multiple of {side} "
+                              f"(spectrum.block x the {spec.spatial}x compression of zoo.models[{i}], "
+                              f"{model['name']})")
+    for key, builtin in (("image_data", "photos"), ("video_data", "clips")):
+        if zoo["models"] and zoo[key] != builtin and not Path(zoo[key]).expanduser().is_dir():
+            raise ConfigError(f"config key zoo.{key} is {zoo[key]!r}, neither {builtin} nor an existing folder")
     fractions = config["erasure"]["fractions"]
     if zoo["models"] and not any(abs(f - zoo["erase_fraction"]) < 1e-9 for f in fractions):
         raise ConfigError(f"config key zoo.erase_fraction is {zoo['erase_fraction']}, which is not one of "

@@ -236,6 +236,7 @@ rule all_tables:
         f"{R}/erasure.csv",
         f"{R}/generation.csv",
         [f"{R}/video_spectra.csv"] if VIDEO else [],
+        [f"{R}/zoo_{k}.csv" for k in ("spectra", "hf", "erasure", "reconstruction")] if ZOO else [],
         paper_outputs("table"),
 
 
