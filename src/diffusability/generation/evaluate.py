@@ -7,7 +7,6 @@ and feature space, saved, and reused for every checkpoint and every model (gener
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +18,7 @@ from ..analysis.spectra import load_trained_autoencoder
 from ..diffusion.flow import sample_flow
 from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name, to_uint8
 from ..models.dit import dit_forward, null_class
+from ..provenance import atomic_write
 from ..train.ae import resolve_device
 from ..train.dit import build_dit_for_cache, snapshot_path
 from .latents import load_latents, normalisation
@@ -70,14 +70,9 @@ def save_samples(samples: torch.Tensor, png_path: str | Path, gif_path: str | Pa
         grid = _tile(samples[: nrow * nrow], nrow)
     png = Image.fromarray(_to_uint8_hwc(grid))
     frames = frames or [png]
-    for path, write in ((png_path, lambda p: png.save(p, format="PNG")),
-                        (gif_path, lambda p: frames[0].save(p, format="GIF", save_all=True,
-                                                            append_images=frames[1:], duration=120, loop=0))):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        write(tmp)
-        os.replace(tmp, path)
+    atomic_write(png_path, lambda f: png.save(f, format="PNG"), mode="wb")
+    atomic_write(gif_path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                                                    duration=120, loop=0), mode="wb")
 
 
 def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceStatistics, num_samples: int,

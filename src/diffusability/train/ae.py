@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from ..data import StepBatchSampler, build_dataset
 from ..models.autoencoders import autoencoder_from_config
-from ..provenance import atomic_write, share, write_provenance
+from ..provenance import atomic_path, atomic_write, write_provenance
 from ..se import ScaleEquivariance
 from .checkpoint import EMA, resume_latest, save_checkpoint
 from .distributed import barrier, global_noise, is_main, optimizer_step, setup_distributed
@@ -92,14 +92,10 @@ def _lr_at(step: int, cfg) -> float:
 
 
 def save_final(model, out_dir: Path, name: str) -> Path:
-    """Write a diffusers model folder `out_dir/name` under a temporary name and rename it into place."""
-    final, tmp = Path(out_dir) / name, Path(out_dir) / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    share(tmp)  # safetensors writes its files private
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return final
+    """Write a diffusers model folder `out_dir/name` atomically (safetensors weights, the user's umask)."""
+    with atomic_path(Path(out_dir) / name, folder=True) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+    return Path(out_dir) / name
 
 
 def save_final_autoencoder(ae, out_dir: Path) -> Path:
