@@ -1,9 +1,11 @@
-"""The shared plumbing: the one atomic writer (files and folders)."""
+"""The shared plumbing: the one atomic writer (files and folders) and the seeds of random streams."""
 import os
 
 import pytest
+import torch
 
 from diffusability.provenance import atomic_path, atomic_write
+from diffusability.runtime import stream_generator, stream_seed
 
 
 def _half_a_file(f):
@@ -38,3 +40,10 @@ def test_a_folder_replaces_the_old_one_whole_with_the_users_umask(tmp_path):
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["sub", "sub/new.bin"]
     assert oct(out.stat().st_mode & 0o777) == oct((out / "sub").stat().st_mode & 0o777) == oct(0o750)
     assert oct((out / "sub" / "new.bin").stat().st_mode & 0o777) == oct(0o640)
+
+
+def test_stream_seeds_keep_the_numbers_every_result_was_drawn_with():
+    # Changing these numbers would change every CSV of every scale: the datasets, SE and the trainers draw with them.
+    assert stream_seed(3, 17) == 3 * 1_000_003 + 17
+    assert torch.equal(torch.randn(4, generator=stream_generator(3, 17)),
+                       torch.randn(4, generator=torch.Generator().manual_seed(3_000_026)))

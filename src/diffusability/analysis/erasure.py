@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..dct import erase_high_frequencies
-from ..train.ae import resolve_device
+from ..runtime import resolve_device, set_threads
 from .perceptual import psnr, ssim
 from .spectra import encode_batched, load_trained_autoencoder, validation_images
 
@@ -43,7 +43,7 @@ def erasure_study(run_dirs: dict[str, str], fractions: list[float], latent_block
     x = None
     for label, run_dir in run_dirs.items():
         ae, cfg = load_trained_autoencoder(run_dir, dev)
-        torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+        set_threads(cfg.get("threads"))
         if x is None:
             x = validation_images(cfg.data, num_images)
             compression = 2 ** (len(ae.config.block_out_channels) - 1)

@@ -19,7 +19,7 @@ from ..diffusion.flow import sample_flow
 from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name, to_uint8
 from ..models.dit import dit_forward, null_class
 from ..provenance import atomic_write
-from ..train.ae import resolve_device
+from ..runtime import resolve_device, set_threads
 from ..train.dit import build_dit_for_cache, snapshot_path
 from .latents import load_latents, normalisation
 from .reference import ReferenceStatistics
@@ -83,7 +83,7 @@ def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceSt
     dev = resolve_device(device)
     dit_dir = Path(dit_dir)
     cfg = OmegaConf.load(dit_dir / "config.yaml")
-    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+    set_threads(cfg.get("threads"))
     cache, num_classes = load_latents(cfg.latents)
     mean, std = (t.to(dev) for t in normalisation(cache, cfg.latent_norm))
     conditional = bool(cfg.model.conditional)
