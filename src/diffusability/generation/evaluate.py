@@ -20,7 +20,7 @@ from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name
 from ..models.dit import dit_forward, null_class
 from ..provenance import atomic_write
 from ..runtime import resolve_device, set_threads
-from ..train.dit import build_dit_for_cache, snapshot_path
+from ..train.dit import build_dit_for_cache, snapshot_path, snapshot_steps
 from .latents import load_latents, normalisation
 from .reference import ReferenceStatistics
 
@@ -91,7 +91,7 @@ def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceSt
     ae, _ = load_trained_autoencoder(ae_dir, dev)
     space = FeatureSpace(reference.fd["kind"], reference.fd["weights"], cuda=dev.type == "cuda")
     ref = reference.get(space)
-    steps_kept = sorted({int(s) for s in cfg.snapshots if int(s) <= int(cfg.optim.steps)} | {int(cfg.optim.steps)})
+    steps_kept = snapshot_steps(cfg)
     rows = []
     for step in steps_kept:
         dit.load_state_dict(load_file(str(snapshot_path(dit_dir, step)), device=str(dev)))

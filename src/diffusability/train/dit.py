@@ -26,7 +26,14 @@ from .run import TrainLog, config_fingerprint, finish_run, start_run
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train_dit", "build_dit_for_cache", "snapshot_path"]
+__all__ = ["train_dit", "build_dit_for_cache", "snapshot_path", "snapshot_steps"]
+
+
+def snapshot_steps(cfg: DictConfig) -> list[int]:
+    """The steps whose EMA weights a run keeps for evaluation (Fig. 1's curve): the configured ones it reaches,
+    and always its last."""
+    steps = int(cfg.optim.steps)
+    return sorted({int(s) for s in cfg.snapshots if int(s) <= steps} | {steps})
 
 
 def snapshot_path(out_dir: str | Path, step: int) -> Path:
@@ -67,7 +74,7 @@ def train_dit(cfg: DictConfig) -> Path:
     start = resume_latest(out / "checkpoints", fingerprint, model, ema, opt)
     net = torch.compile(model) if cfg.get("compile") else model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.get("precision") == "bf16")
-    total, snapshots = int(oc.steps), {int(s) for s in cfg.snapshots if int(s) <= int(oc.steps)} | {int(oc.steps)}
+    total, snapshots = int(oc.steps), set(snapshot_steps(cfg))
     fc = cfg.flow
     if int(oc.batch_size) % world:
         raise ValueError(f"optim.batch_size={oc.batch_size} is not divisible by the {world} ranks of this job")
