@@ -32,6 +32,11 @@ AE_PRESETS: dict[str, AEPreset] = {
 }
 
 
+def ae_compression(block_out_channels) -> int:
+    """Spatial compression of a diffusers AutoencoderKL with these level widths: 2x between consecutive levels."""
+    return 2 ** (len(block_out_channels) - 1)
+
+
 @dataclass(frozen=True)
 class DiTPreset:
     depth: int
@@ -89,4 +94,4 @@ def latent_frames(frames: int, temporal: int) -> int:
     return 1 + (frames - 1) // temporal
 
 
-__all__ = ["AEPreset", "AE_PRESETS", "DiTPreset", "DIT_PRESETS", "VideoAEPreset", "VIDEO_AE_PRESETS", "latent_frames"]
+__all__ = ["AEPreset", "AE_PRESETS", "ae_compression", "DiTPreset", "DIT_PRESETS", "VideoAEPreset", "VIDEO_AE_PRESETS", "latent_frames"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from diffusers import AutoencoderKLCogVideoX, AutoencoderKLLTXVideo
 
-from ..presets import VIDEO_AE_PRESETS, latent_frames
+from ..presets import VIDEO_AE_PRESETS, ae_compression, latent_frames
 
 
 VIDEO_AE_CLASSES = {"cogvideox": AutoencoderKLCogVideoX, "ltx": AutoencoderKLLTXVideo}
@@ -39,7 +39,7 @@ def preset_of(ae) -> tuple[str, int, int]:
     """(family, spatial, temporal) compression of a loaded video AE, read from its config."""
     c = ae.config
     if isinstance(ae, AutoencoderKLCogVideoX):
-        return "cogvideox", 2 ** (len(c.block_out_channels) - 1), int(c.temporal_compression_ratio)
+        return "cogvideox", ae_compression(c.block_out_channels), int(c.temporal_compression_ratio)
     stages = sum(bool(s) for s in c.spatio_temporal_scaling)
     return "ltx", int(c.patch_size) * 2 ** stages, int(c.patch_size_t) * 2 ** stages
 
