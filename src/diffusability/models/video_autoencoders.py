@@ -15,10 +15,6 @@ from ..presets import VIDEO_AE_PRESETS, ae_compression, latent_frames
 VIDEO_AE_CLASSES = {"cogvideox": AutoencoderKLCogVideoX, "ltx": AutoencoderKLLTXVideo}
 
 
-def is_video_preset(preset: str) -> bool:
-    return preset in VIDEO_AE_PRESETS
-
-
 def build_video_autoencoder(preset: str, latent_channels: int, compression: int):
     """A randomly initialised video AE of the named preset; `compression` (spatial) must match the preset's."""
     if preset not in VIDEO_AE_PRESETS:
@@ -51,5 +47,5 @@ def video_compression_ok(ae, latent_channels: int, compression: int) -> None:
                          f"but the config asks for {latent_channels} and {compression}x")
 
 
-__all__ = ["VIDEO_AE_PRESETS", "VIDEO_AE_CLASSES", "build_video_autoencoder", "is_video_preset", "latent_frames",
+__all__ = ["VIDEO_AE_PRESETS", "VIDEO_AE_CLASSES", "build_video_autoencoder", "latent_frames",
            "preset_of", "video_compression_ok"]
