@@ -33,7 +33,8 @@ AE_PRESETS: dict[str, AEPreset] = {
 
 
 def ae_compression(block_out_channels) -> int:
-    """Spatial compression of a diffusers AutoencoderKL with these level widths: 2x between consecutive levels."""
+    """Spatial compression of a diffusers AE with these level widths (AutoencoderKL's block_out_channels and its
+    relatives): one 2x downsampling between consecutive levels."""
     return 2 ** (len(block_out_channels) - 1)
 
 
