@@ -18,10 +18,16 @@ def _half_a_file(f):
     raise RuntimeError("full disk")
 
 
+def _write_folder(out, files: dict[str, bytes]):
+    with atomic_path(out, folder=True) as tmp:
+        for name, data in files.items():
+            (tmp / name).parent.mkdir(exist_ok=True)
+            (tmp / name).write_bytes(data)
+
+
 def test_a_failed_write_leaves_the_old_output_and_no_temporary(tmp_path):
     out = tmp_path / "model"
-    with atomic_path(out, folder=True) as tmp:
-        (tmp / "weights.bin").write_bytes(b"old")
+    _write_folder(out, {"weights.bin": b"old"})
     with pytest.raises(RuntimeError), atomic_path(out, folder=True) as tmp:
         (tmp / "weights.bin").write_bytes(b"half")
         raise RuntimeError("killed mid-write")
@@ -33,13 +39,10 @@ def test_a_failed_write_leaves_the_old_output_and_no_temporary(tmp_path):
 
 def test_a_folder_replaces_the_old_one_whole_with_the_users_umask(tmp_path):
     out = tmp_path / "ckpt"
-    with atomic_path(out, folder=True) as tmp:
-        (tmp / "old.bin").write_bytes(b"1")
+    _write_folder(out, {"old.bin": b"1"})
     old = os.umask(0o027)
     try:
-        with atomic_path(out, folder=True) as tmp:
-            (tmp / "sub").mkdir()
-            (tmp / "sub" / "new.bin").write_bytes(b"2")
+        _write_folder(out, {"sub/new.bin": b"2"})
     finally:
         os.umask(old)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["sub", "sub/new.bin"]
