@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CSV_ONLY = {"ablation_table", "claims", "collect_erasure", "collect_spectra", "merge_csvs", "tab_hf_energy",
+CSV_ONLY = {"ablation_table", "claims", "collect_spectra", "merge_csvs", "tab_hf_energy",
             "tab_main_image", "tab_main_video", "tab_reconstruction"}  # and every fig*
 TARGET_S = {"csv": 2.0, "torch": 4.0}
 # What Snakemake's preamble imports before the script's first line (snakemake/script/__init__.py).

@@ -14,7 +14,7 @@ RUN = ["model", "modality", "preset", "channels", "kl_weight", "seed", "variant"
 SEEDS = (0, 1)
 
 
-def _run(preset, channels, kl, seed, variant="vanilla", weight=None, factors=None, mode=None, modality=None):
+def _run(preset, channels, kl, seed, variant="vanilla", weight=None, factors=None, mode=None, modality="image"):
     base = f"{preset}-c{channels}-kl{kl:g}-s{seed}"
     model = base if variant == "vanilla" else f"{base}__se{weight:g}-f{factors}-{mode}"
     return dict(zip(RUN, [model, modality, preset, channels, kl, seed, variant, weight, factors, mode]))
@@ -24,8 +24,8 @@ def _hf_energy() -> pd.DataFrame:
     """Latent HF shares shaped like the paper's Figs. 2-4: RGB lowest, rising with channels and KL, SE below FT."""
     rows = []
     for s in SEEDS:
-        rows.append({**dict.fromkeys(RUN), "model": "rgb", "preset": "rgb", "channels": 3, "seed": s,
-                     "variant": "rgb", "hf_share": 0.05})
+        rows.append({**dict.fromkeys(RUN), "model": "rgb", "modality": "image", "preset": "rgb", "channels": 3,
+                     "seed": s, "variant": "rgb", "hf_share": 0.05})
         rows += [{**_run("tiny", c, 1e-6, s), "hf_share": 0.15 + 0.02 * i + 0.001 * s}
                  for i, c in enumerate((4, 8, 16, 32, 64))]
         rows += [{**_run("tiny", 16, kl, s), "hf_share": 0.19 + 0.03 * i} for i, kl in enumerate((0.0, 1e-4, 1e-2))]

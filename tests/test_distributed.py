@@ -11,9 +11,13 @@ from diffusability.runconfig import run_config_by_hand
 from diffusability.train.ae import train_autoencoder
 
 
-def _overrides(out):
-    return [f"out_dir={out}", "init_from=null", "threads=1", "optim.steps=4", "optim.batch_size=4", "optim.checkpoint_every=100",
-            "model.latent_channels=4", "se.weight=0.5", "optim.grad_clip=null"]
+def _overrides(out, steps=4):
+    return [f"out_dir={out}", "init_from=null", "threads=1", f"optim.steps={steps}", "optim.batch_size=4",
+            "optim.checkpoint_every=100", "model.latent_channels=4", "se.weight=0.5", "optim.grad_clip=null", "optim.lr=5e-3"]
+
+
+def _weights(run):
+    return load_file(run / "ae" / "diffusion_pytorch_model.safetensors")
 
 
 def _rank(rank, world, port, out):
@@ -24,14 +28,19 @@ def _rank(rank, world, port, out):
 
 
 def test_two_ranks_match_one_process_at_the_same_global_batch(tmp_path):
+    # the initial weights
+    train_autoencoder(run_config_by_hand("train_ae", _overrides(tmp_path / "init", steps=0), finetune=True))
     train_autoencoder(run_config_by_hand("train_ae", _overrides(tmp_path / "single"), finetune=True))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     mp.start_processes(_rank, args=(2, port, str(tmp_path / "ddp")), nprocs=2, join=True, start_method="spawn")
-    a = load_file(tmp_path / "single" / "ae" / "diffusion_pytorch_model.safetensors")
-    b = load_file(tmp_path / "ddp" / "ae" / "diffusion_pytorch_model.safetensors")
-    assert a.keys() == b.keys()
-    moved = max((a[k] - b[k]).abs().max().item() for k in a)
-    assert moved < 1e-4, moved
-    assert not any(torch.equal(a[k], torch.zeros_like(a[k])) for k in a if k.endswith("conv_out.weight"))
+    init, a, b = (_weights(tmp_path / name) for name in ("init", "single", "ddp"))
+    assert a.keys() == b.keys() == init.keys()
+    apart = max((a[k] - b[k]).abs().max().item() for k in a)
+    moved = max((a[k] - init[k]).abs().max().item() for k in a)
+    # The ranks agree with one process to float summation order, and that agreement is not that of two runs which
+    # both left the weights where they started: training moved them a hundred times further than the tolerance.
+    tolerance = 1e-5
+    assert apart < tolerance, apart
+    assert moved > 100 * tolerance, moved

@@ -49,12 +49,27 @@ def test_every_figure_and_table_output_is_an_item(plan):
     assert set(defined) - targets == {"all_tables", "all_figures"}
 
 
-def test_ids_are_unique_and_every_caption_is_ours(tmp_path):
-    assert len({it.id for it in ITEMS}) == len(ITEMS)
-    assert all(len(it.caption) > 40 and it.scales for it in ITEMS)
+def test_every_item_is_told_apart_and_runs_at_a_known_scale():
+    captions = [it.caption for it in ITEMS]
+    assert len(set(captions)) == len(captions), "two items share a caption: the report would show one text twice"
+    scales = {p.stem for p in (ROOT / "config" / "scales").glob("*.yaml")}
+    for item in ITEMS:
+        assert set(item.scales) <= scales, f"item {item.id} names scales {item.scales}; known: {sorted(scales)}"
+        assert "\n" not in item.caption and "  " not in item.caption, item.id  # folded to one line for the report
+
+
+GOOD = "{id: a, paper: x, kind: figure, target: r, caption: c, scales: [tiny], choices: c}"
+
+
+@pytest.mark.parametrize("entries, message", [
+    ([GOOD, GOOD], "item id 'a' appears twice"),
+    ([GOOD.replace("kind: figure", "kind: plot")], "kind 'plot'"),
+    ([GOOD.replace("target: r, ", "")], r"item 0 lacks \['target'\]"),
+])
+def test_a_map_with_a_bad_item_is_refused(tmp_path, entries, message):
     bad = tmp_path / "map.yaml"
-    bad.write_text("items:\n  - {id: a, paper: x, kind: plot, target: r, caption: c, scales: [tiny], choices: c}\n")
-    with pytest.raises(ValueError, match="kind 'plot'"):
+    bad.write_text("items:\n" + "".join(f"  - {e}\n" for e in entries))
+    with pytest.raises(ValueError, match=message):
         load_paper_map(bad)
 
 
@@ -64,3 +79,10 @@ def test_zoo_items_are_built_only_when_zoo_models_names_an_ae():
     for kind in ("figure", "table"):
         assert not zoo & {it.id for it in items_of(ITEMS, kind, video=True)}
         assert len(zoo & {it.id for it in items_of(ITEMS, kind, video=True, zoo=True)}) == 1
+
+
+def test_a_caption_written_over_several_lines_reads_as_one(tmp_path):
+    folded = tmp_path / "map.yaml"
+    folded.write_text("items:\n  - id: a\n    paper: x\n    kind: table\n    target: r\n    caption: |\n"
+                      "      first line\n      second   line\n    scales: [tiny]\n    choices: c\n")
+    assert load_paper_map(folded)[0].caption == "first line second line"

@@ -66,6 +66,10 @@ def test_every_table_exists_with_its_columns(smoke):
     erasure = pd.read_csv(smoke / "results" / "smoke" / "erasure.csv")
     assert set(erasure.method) == {"rgb", "vanilla", "ft", "se"}
     assert set(erasure.erase_fraction) == {0.0, 0.5, 0.9}
+    from diffusability.sheets import read_sheet
+    sheet = read_sheet(smoke / "results" / "smoke" / "erasure" / f"{BASE}_grid.png")
+    assert {r["method"] for r in sheet.rows} == {"rgb", "vanilla", "ft", "se"}
+    assert [c["erase_fraction"] for c in sheet.columns] == [0.0, 0.5, 0.9]
     gen = pd.read_csv(smoke / "results" / "smoke" / "generation.csv")
     image, video = gen[gen.modality == "image"], gen[gen.modality == "video"]
     assert set(image.variant) == set(video.variant) == {"vanilla", "ft", "se"}

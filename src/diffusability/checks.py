@@ -11,31 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .presets import VIDEO_AE_PRESETS
+from .presets import VIDEO_AE_PRESETS, ae_compression
 from .workflow_config import ConfigError
 
 AE_CLASS = {"cogvideox": "AutoencoderKLCogVideoX", "ltx": "AutoencoderKLLTXVideo"}  # by video preset family
-
-
-def state_dict_keys(path: str | Path, key: str) -> set[str]:
-    """The tensor names of a state-dict file, read without unpickling code (`weights_only=True`)."""
-    import torch
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"config key {key} names {path}, which is not a file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as err:  # noqa: BLE001 - a legacy (non-zip) file cannot be memory-mapped; anything else is bad
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # noqa: BLE001
-            raise ConfigError(f"config key {key} names {path}, which is not a state dict of tensors "
-                              f"({type(err).__name__})") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ConfigError(f"config key {key} names {path}, which holds a {type(state).__name__}, not a state dict")
-    return set(state)
 
 
 def _ae_config(source: str, key: str) -> dict:
@@ -70,7 +49,7 @@ def check_pretrained(config: dict) -> None:
         if cfg.get("_class_name", "AutoencoderKL") != "AutoencoderKL":
             raise ConfigError(f"config key ae.pretrained holds a {cfg.get('_class_name')}, but ae.preset "
                               f"{ae['preset']} needs an AutoencoderKL")
-        got = (cfg.get("latent_channels"), 2 ** (len(cfg.get("block_out_channels", [0])) - 1))
+        got = (cfg.get("latent_channels"), ae_compression(cfg.get("block_out_channels", [0])))
         want = (int(ae["channels_reference"]), int(ae["compression"]))
         if got != want:
             raise ConfigError(f"config key ae.pretrained has {got[0]} latent channels and {got[1]}x compression, but "
@@ -89,16 +68,14 @@ def check_pretrained(config: dict) -> None:
                                   f"video.models[{i}].channels is {m['channels']}")
 
 
-# The tensor a weights file must hold to be what its key says, and what that is.
-WEIGHTS_KEYS = {"metrics.inception_weights": ("fc.weight", "a torch-fidelity Inception-v3 state dict"),
-                "video.metrics.i3d_weights": ("logits.conv3d.weight", "an Inception-I3D state dict")}
-
-
 def check_weights_files(config: dict) -> None:
+    """Each weights file holds the tensors its key says (read without unpickling code: weights.read_weights)."""
+    from .weights import read_weights
     for key, path in weights_inputs(config).items():
-        tensor, what = WEIGHTS_KEYS[key]
-        if tensor not in state_dict_keys(path, key):
-            raise ConfigError(f"config key {key} names {path}, which is not {what} (no {tensor})")
+        try:
+            read_weights(path, key)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
 
 def weights_inputs(config: dict) -> dict[str, str]:

@@ -103,8 +103,8 @@ def _trend(hf: pd.DataFrame, along: str, held: str) -> Measured:
     return Measured(_spearman(per_value.index, per_value.to_numpy()), _seeds(rows))
 
 
-HF_COLUMNS = ("variant", "seed", "hf_share")
-PAIR_COLUMNS = ("model", "variant", "seed", "se_weight", "se_factors", "se_mode")
+HF_COLUMNS = ("modality", "variant", "seed", "hf_share")
+PAIR_COLUMNS = ("model", "modality", "variant", "seed", "se_weight", "se_factors", "se_mode")
 ERASURE_COLUMNS = ("method", "erase_fraction", "psnr_vs_clean", "seed")
 MAIN_COLUMNS = ("variant", "metric", "seeds", "rel_change_vs_vanilla")
 

@@ -32,6 +32,12 @@ AE_PRESETS: dict[str, AEPreset] = {
 }
 
 
+def ae_compression(block_out_channels) -> int:
+    """Spatial compression of a diffusers AE with these level widths (AutoencoderKL's block_out_channels and its
+    relatives): one 2x downsampling between consecutive levels."""
+    return 2 ** (len(block_out_channels) - 1)
+
+
 @dataclass(frozen=True)
 class DiTPreset:
     depth: int
@@ -89,4 +95,4 @@ def latent_frames(frames: int, temporal: int) -> int:
     return 1 + (frames - 1) // temporal
 
 
-__all__ = ["AEPreset", "AE_PRESETS", "DiTPreset", "DIT_PRESETS", "VideoAEPreset", "VIDEO_AE_PRESETS", "latent_frames"]
+__all__ = ["AEPreset", "AE_PRESETS", "ae_compression", "DiTPreset", "DIT_PRESETS", "VideoAEPreset", "VIDEO_AE_PRESETS", "latent_frames"]

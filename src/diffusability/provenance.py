@@ -1,9 +1,12 @@
-"""Provenance and atomic writes: every output says what made it (config, seed, commit, versions)."""
+"""Provenance and atomic writes: every output says what made it (config, seed, commit, versions), and every
+output is written whole or not at all, with the user's umask (`atomic_path`, the one writer all others use)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 from importlib import metadata
@@ -40,51 +43,67 @@ def provenance(config: dict | None = None, seed: int | None = None) -> dict:
     return {"git_commit": git_commit(), "seed": seed, "versions": package_versions(), "config": config}
 
 
-def _umask() -> int:
+def _shared_mode(folder: bool = False) -> int:
+    """The permissions any new file (or folder) of the user gets: 0666 (0777) less the umask."""
     mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
     os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | Path, write_fn, mode: str = "w") -> Path:
-    """Write via `write_fn(fileobj)` to a temporary file beside `path`, then rename: readers never see half a file.
-
-    The file gets the permissions any new file of the user gets (0666 less the umask): mkstemp's private 0600
-    would hide results from lab-mates on a shared cluster filesystem.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, mode) as f:
-            write_fn(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return (0o777 if folder else 0o666) & ~mask
 
 
 def share(path: str | Path) -> Path:
-    """Give a file written by a library that creates files private (safetensors: 0600), or every file of a folder,
-    the permissions of the user's umask."""
+    """Give a file written by a library that creates files private (safetensors: 0600), or a folder and everything
+    in it, the permissions of the user's umask."""
     path = Path(path)
-    mode = 0o666 & ~_umask()
-    for f in ([path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]):
-        os.chmod(f, mode)
+    file_mode, folder_mode = _shared_mode(), _shared_mode(folder=True)
+    for p in [path, *(path.rglob("*") if path.is_dir() else ())]:
+        os.chmod(p, folder_mode if p.is_dir() else file_mode)
     return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, folder: bool = False):
+    """Yield a temporary path beside `path` to write a file (or, with `folder`, a folder) at; when the block ends
+    without an error it is given the user's umask and renamed to `path`, replacing what was there; on an error it
+    is removed. Readers never see half an output, and a job killed mid-write leaves only a hidden `.<name>.*.tmp`.
+
+    The user's umask rather than mkstemp's private 0600: results on a shared cluster filesystem must stay readable
+    for lab-mates.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if folder:
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    else:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        share(tmp)
+        if folder:
+            shutil.rmtree(path, ignore_errors=True)  # a folder cannot be renamed over a non-empty one
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | Path, write_fn, mode: str = "w") -> Path:
+    """Write `path` via `write_fn(fileobj)`, atomically and with the user's umask (see atomic_path)."""
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        write_fn(f)
+    return Path(path)
 
 
 def save_tensors(path: str | Path, tensors: dict, metadata: dict[str, str] | None = None) -> Path:
-    """A safetensors file written atomically (temporary name, then rename) with the user's umask."""
+    """A safetensors file, written atomically with the user's umask."""
     from safetensors.torch import save_file
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(share(tmp), path)
-    return path
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    return Path(path)
 
 
 def write_json(path: str | Path, obj) -> Path:

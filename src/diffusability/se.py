@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .dct import block_dct2, block_idct2, lowpass_mask
+from .runtime import stream_generator
 
 RESAMPLE_MODES = ("bilinear", "area", "dct_lowpass")
 
@@ -87,13 +88,13 @@ class ScaleEquivariance:
         self.temporal_factors, self.keep_first = [int(f) for f in temporal_factors], bool(keep_first_frame)
 
     def factor_at(self, step: int) -> int:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(step) + 7)
+        gen = stream_generator(self.seed, int(step) + 7)
         return self.factors[int(torch.randint(len(self.factors), (1,), generator=gen))]
 
     def temporal_factor_at(self, step: int) -> int:
         if not self.temporal_factors:
             return 1
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(step) + 11)
+        gen = stream_generator(self.seed, int(step) + 11)
         return self.temporal_factors[int(torch.randint(len(self.temporal_factors), (1,), generator=gen))]
 
     def pair(self, x: torch.Tensor, z: torch.Tensor, factor: int,

@@ -99,11 +99,17 @@ def rgb_video_spectrum_stage(data: dict, models: list[dict], spectrum: dict, out
 
 def erasure_stage(*, run_dirs: dict[str, str], meta: dict, erasure: dict, latent_block: int, device: str,
                   out_csv: str, out_grid: str) -> None:
+    """Fig. 5's curves (a tidy CSV) and example images (a PNG sheet, its provenance inside)."""
     from .analysis.erasure import erasure_study
-    curves, grid = erasure_study(run_dirs, erasure["fractions"], latent_block, erasure["num_images"],
-                                 erasure["grid_images"], erasure["grid_size"], device)
+    from .provenance import provenance
+    from .sheets import write_sheet
+    curves, sheet = erasure_study(run_dirs, fractions=erasure["fractions"], latent_block=latent_block,
+                                  num_images=erasure["num_images"], grid_images=erasure["grid_images"],
+                                  grid_size=erasure["grid_size"], batch_size=erasure["batch_size"],
+                                  device=device)
     write_csv(out_csv, curves.assign(base=meta["model"], seed=meta["seed"]))
-    write_csv(out_grid, grid.assign(base=meta["model"], seed=meta["seed"]))
+    settings = {"run_dirs": run_dirs, "erasure": erasure, "latent_block": latent_block, "base": meta["model"]}
+    write_sheet(out_grid, sheet, provenance=provenance(settings, meta["seed"]))
 
 
 def collect_stage(*, spectra_csvs: list[str], rgb_csv: str, recon_csvs: list[str], hf_exclude_dc: bool,

@@ -18,13 +18,12 @@ def render_table(df: pd.DataFrame, out_md: str | Path, out_tex: str | Path, capt
 
 
 def of_modality(df: pd.DataFrame, modality: str) -> pd.DataFrame:
-    """Rows of one modality; rows from before the video track (no `modality` column or empty) are images."""
-    if "modality" not in df:
-        return df if modality == "image" else df.iloc[:0]
-    return df[df["modality"].fillna("image") == modality]
+    """Rows of one modality (image | video)."""
+    return df[df["modality"] == modality]
 
 
-def _mean_sd(df: pd.DataFrame, keys: list[str], cols: list[str]) -> pd.DataFrame:
+def _mean_over_seeds(df: pd.DataFrame, keys: list[str], cols: list[str]) -> pd.DataFrame:
+    """Per group of `keys`: the mean of `cols` over its rows (one per seed) and the number of seeds (`seeds`)."""
     g = df.groupby(keys, dropna=False, sort=False)
     out = g[cols].mean().reset_index()
     out["seeds"] = g["seed"].nunique().to_numpy()
@@ -38,8 +37,8 @@ def hf_energy_table(hf_csv: str, recon_csv: str, out_md: str, out_tex: str) -> N
     rec = of_modality(read_tidy(recon_csv, "reconstruction"), "image")
     rec = rec[rec.variant == "vanilla"]
     keys = ["preset", "channels", "kl_weight"]
-    table = _mean_sd(hf, keys, ["hf_share"]).merge(
-        _mean_sd(rec, keys, ["psnr", "ssim"]).drop(columns="seeds"), on=keys, how="left")
+    table = _mean_over_seeds(hf, keys, ["hf_share"]).merge(
+        _mean_over_seeds(rec, keys, ["psnr", "ssim"]).drop(columns="seeds"), on=keys, how="left")
     table = table.sort_values(["preset", "channels", "kl_weight"], na_position="first")
     render_table(table, out_md, out_tex, "Latent high-frequency energy share and reconstruction quality")
 
@@ -52,9 +51,8 @@ VARIANT_ORDER = {"vanilla": 0, "ft": 1, "se": 2}
 
 def variants_summary(recon: pd.DataFrame) -> pd.DataFrame:
     """One row per AE variant (seeds averaged, their count in `seeds`), metrics that were measured."""
-    recon = recon.assign(modality=recon["modality"].fillna("image") if "modality" in recon else "image")
     cols = [c for c in METRICS if c in recon and recon[c].notna().any()]
-    table = _mean_sd(recon, VARIANT_KEYS, cols)
+    table = _mean_over_seeds(recon, VARIANT_KEYS, cols)
     order = table["variant"].map(VARIANT_ORDER)
     return table.assign(_o=order).sort_values(
         ["modality", "preset", "channels", "kl_weight", "_o", "se_weight", "se_factors", "se_mode"],

@@ -11,7 +11,7 @@ import pandas as pd
 
 # The measured columns of each CSV: a figure or table drawn from it needs every one of them filled.
 VALUES = {"spectrum": ["amplitude"], "noise": ["amplitude"], "generation": ["value"], "erasure": ["psnr", "ssim"],
-          "erasure_grid": ["r", "g", "b"], "reconstruction": ["psnr", "ssim"], "hf": ["hf_share"]}
+          "reconstruction": ["psnr", "ssim"], "hf": ["hf_share"]}
 
 
 def read_tidy(path: str | Path, kind: str) -> pd.DataFrame:

@@ -6,7 +6,7 @@ rule erasure:
         lambda w: [weights(name) for name in main_variants(config)[w.base].values()],
     output:
         curves=f"{R}/erasure/{{base}}.csv",
-        grid=f"{R}/erasure/{{base}}_grid.csv",
+        grid=f"{R}/erasure/{{base}}_grid.png",
     log:
         f"logs/{SCALE}/erasure/{{base}}.log",
     benchmark:
@@ -27,12 +27,10 @@ rule erasure:
 rule collect_erasure:
     input:
         curves=expand(f"{R}/erasure/{{base}}.csv", base=BASES),
-        grids=expand(f"{R}/erasure/{{base}}_grid.csv", base=BASES),
     output:
         curves=f"{R}/erasure.csv",
-        grid=f"{R}/erasure_grid.csv",
     log:
         f"logs/{SCALE}/collect_erasure.log",
     localrule: True
     script:
-        "../scripts/collect_erasure.py"
+        "../scripts/merge_csvs.py"

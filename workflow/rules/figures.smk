@@ -94,7 +94,7 @@ rule fig4_se_spectra:
 rule fig5_hf_erasure:
     input:
         curves=f"{R}/erasure.csv",
-        grid=f"{R}/erasure_grid.csv",
+        grid=f"{R}/erasure/{BASES[0]}_grid.png",  # the example images of the first seed's base
     output:
         pdf=f"{F}/fig5_hf_erasure.pdf",
         png=shown(f"{F}/fig5_hf_erasure.png", "fig5"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..metrics.frechet import frechet_distance, metric_name, to_uint8
-from ..train.ae import resolve_device
+from ..runtime import resolve_device, set_threads
 from .perceptual import load_lpips, psnr, ssim
 from .spectra import encode_batched, load_trained_autoencoder, validation_images
 
@@ -23,7 +23,7 @@ def evaluate_reconstruction(run_dir: str | Path, num_images: int, batch_size: in
     """
     dev = resolve_device(device)
     ae, cfg = load_trained_autoencoder(run_dir, dev)
-    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+    set_threads(cfg.get("threads"))
     x = validation_images(cfg.data, num_images)
     z = encode_batched(ae, x, batch_size, sample=False).cpu()  # the latent statistics below are taken on the CPU
     lp = load_lpips()

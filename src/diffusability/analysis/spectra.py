@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from ..data import build_dataset, validation_batch
 from ..dct import frequency_profile
+from ..runtime import resolve_device, set_threads
 
 
 def load_trained_autoencoder(run_dir: str | Path, device: torch.device):
@@ -78,10 +79,9 @@ def latent_spectrum(run_dir: str | Path, block: int, normalization: str, latent:
                     batch_size: int = 32, device: str = "auto", time_axis: bool = False) -> pd.DataFrame:
     """Zigzag profile of a trained AE's latents on the validation images (or clips: per frame, and along time),
     computed on the encoder's device."""
-    from ..train.ae import resolve_device
     dev = resolve_device(device)
     ae, cfg = load_trained_autoencoder(run_dir, dev)
-    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+    set_threads(cfg.get("threads"))
     z = encode_batched(ae, validation_images(cfg.data, num_images), batch_size, sample=latent == "sample")
     return spectra_of(z, block, normalization, time_axis)
 

@@ -160,7 +160,7 @@ def analyse_source(source, *, data="auto", num: int, resolution: int, frames: in
     from dataclasses import replace
 
     from ..models.zoo import load_zoo_autoencoder, read_spec
-    from ..train.ae import resolve_device
+    from ..runtime import resolve_device
     spec = read_spec(source)
     data = data.get(spec.kind) if isinstance(data, dict) else data
     data = data if data not in (None, "auto") else ("photos" if spec.kind == "image" else "clips")

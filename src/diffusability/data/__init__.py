@@ -9,8 +9,6 @@ from .imagefolder import ImageFolder, list_image_folder
 from .photos import PHOTO_NAMES, PhotoCrops
 from .video import CLIP_NAMES, VideoFolder, build_clips, clip_segments, list_video_folder
 
-VIDEO_DATASETS = ("clips", "videofolder")
-
 __all__ = ["build_dataset", "StepBatchSampler", "validation_batch", "describe_dataset", "PHOTO_NAMES"]
 
 

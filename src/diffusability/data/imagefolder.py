@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..runtime import stream_generator
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -62,7 +64,7 @@ class ImageFolder(torch.utils.data.Dataset):
             return key % len(self.files)
         epoch, pos = divmod(int(key), len(self.files))
         if epoch != self._perm_epoch:
-            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            gen = stream_generator(self.seed, epoch)
             self._perm, self._perm_epoch = torch.randperm(len(self.files), generator=gen), epoch
         return int(self._perm[pos])
 

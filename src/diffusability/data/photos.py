@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..runtime import stream_generator
+
 PHOTO_NAMES = (
     "astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "motorcycle_right", "china", "flower",
     "grace_hopper",
@@ -103,7 +105,7 @@ class PhotoCrops(torch.utils.data.Dataset):
         return self.length
 
     def __getitem__(self, key: int):
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(key))
+        gen = stream_generator(self.seed, key)
         idx = int(torch.randint(len(self.photos), (1,), generator=gen))
         img = random_resized_crop(load_photo_at(self.photos[idx], self.short_side), self.resolution, self.crop_scale, gen)
         if torch.rand(1, generator=gen).item() < 0.5:

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..runtime import stream_generator
+
 CLIP_NAMES = ("bikes", "carphone")
 _CLIP_FILES = {"bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4"}  # bigbuckbunny is animated: not used
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")
@@ -137,10 +139,10 @@ class _SegmentClips(torch.utils.data.Dataset):
 
     def locate(self, key: int) -> tuple[Segment, int]:
         """(segment, first frame) of sample `key`: where its clip comes from."""
-        return self._locate(torch.Generator().manual_seed(self.seed * 1_000_003 + int(key)))
+        return self._locate(stream_generator(self.seed, key))
 
     def __getitem__(self, key: int):
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + int(key))
+        gen = stream_generator(self.seed, key)
         seg, begin = self._locate(gen)
         video = load_video_at(seg.path, self.short_side)
         clip = crop_clip(video, begin, self.frames, self.stride, self.resolution, self.crop_scale, gen)
@@ -202,8 +204,7 @@ class VideoFolder(torch.utils.data.Dataset):
         epoch, pos = divmod(int(key), len(self.files))
         i = pos
         if self.train:
-            i = int(torch.randperm(len(self.files), generator=torch.Generator().manual_seed(
-                self.seed * 1_000_003 + epoch))[pos])
+            i = int(torch.randperm(len(self.files), generator=stream_generator(self.seed, epoch))[pos])
         path = str(self.files[i])
         video = load_video_at(path, self.short)  # cuts are found on the decoded copy: one decode per sample
         frames = ((video.permute(0, 2, 3, 1) + 1) * 127.5).numpy()

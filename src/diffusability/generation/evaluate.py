@@ -7,7 +7,6 @@ and feature space, saved, and reused for every checkpoint and every model (gener
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +18,9 @@ from ..analysis.spectra import load_trained_autoencoder
 from ..diffusion.flow import sample_flow
 from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name, to_uint8
 from ..models.dit import dit_forward, null_class
-from ..train.ae import resolve_device
-from ..train.dit import build_dit_for_cache, snapshot_path
+from ..provenance import atomic_write
+from ..runtime import resolve_device, set_threads
+from ..train.dit import build_dit_for_cache, snapshot_path, snapshot_steps
 from .latents import load_latents, normalisation
 from .reference import ReferenceStatistics
 
@@ -70,14 +70,9 @@ def save_samples(samples: torch.Tensor, png_path: str | Path, gif_path: str | Pa
         grid = _tile(samples[: nrow * nrow], nrow)
     png = Image.fromarray(_to_uint8_hwc(grid))
     frames = frames or [png]
-    for path, write in ((png_path, lambda p: png.save(p, format="PNG")),
-                        (gif_path, lambda p: frames[0].save(p, format="GIF", save_all=True,
-                                                            append_images=frames[1:], duration=120, loop=0))):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        write(tmp)
-        os.replace(tmp, path)
+    atomic_write(png_path, lambda f: png.save(f, format="PNG"), mode="wb")
+    atomic_write(gif_path, lambda f: frames[0].save(f, format="GIF", save_all=True, append_images=frames[1:],
+                                                    duration=120, loop=0), mode="wb")
 
 
 def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceStatistics, num_samples: int,
@@ -88,7 +83,7 @@ def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceSt
     dev = resolve_device(device)
     dit_dir = Path(dit_dir)
     cfg = OmegaConf.load(dit_dir / "config.yaml")
-    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+    set_threads(cfg.get("threads"))
     cache, num_classes = load_latents(cfg.latents)
     mean, std = (t.to(dev) for t in normalisation(cache, cfg.latent_norm))
     conditional = bool(cfg.model.conditional)
@@ -96,7 +91,7 @@ def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceSt
     ae, _ = load_trained_autoencoder(ae_dir, dev)
     space = FeatureSpace(reference.fd["kind"], reference.fd["weights"], cuda=dev.type == "cuda")
     ref = reference.get(space)
-    steps_kept = sorted({int(s) for s in cfg.snapshots if int(s) <= int(cfg.optim.steps)} | {int(cfg.optim.steps)})
+    steps_kept = snapshot_steps(cfg)
     rows = []
     for step in steps_kept:
         dit.load_state_dict(load_file(str(snapshot_path(dit_dir, step)), device=str(dev)))

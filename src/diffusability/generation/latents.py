@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from ..analysis.spectra import load_trained_autoencoder
 from ..data import build_dataset
 from ..provenance import save_tensors
-from ..train.ae import resolve_device
+from ..runtime import resolve_device, set_threads
 
 __all__ = ["encode_training_latents", "load_latents", "normalisation"]
 
@@ -38,8 +38,7 @@ def encode_training_latents(run_dir: str | Path, out_path: str | Path, num_laten
                             batch_size: int, seed: int, device: str = "auto", threads: int | None = None) -> dict:
     """Write `out_path` (safetensors): latents (N, C, h, w), labels (N,), mean/std per position and per channel."""
     dev = resolve_device(device)
-    if threads:
-        torch.set_num_threads(int(threads))
+    set_threads(threads)
     ae, cfg = load_trained_autoencoder(run_dir, dev)
     ds, n = _train_items(cfg.data, num_latents, seed)
     gen = torch.Generator(device=dev).manual_seed(seed)

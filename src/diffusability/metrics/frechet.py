@@ -2,10 +2,10 @@
 
 Feature spaces:
   - `inception`: torch-fidelity's FID Inception-v3, from a weights file the user provides (never downloaded).
-    The file is read with `torch.load(weights_only=True)` and re-saved as a plain state dict before torch-fidelity
-    (which unpickles) ever sees it, so a user's file is never unpickled.
+    The file is read without unpickling code (weights.read_weights) and re-saved as a plain state dict before
+    torch-fidelity (which unpickles) ever sees it.
   - `proxy`: our ProxyFeatureNet, trained in the DAG (see proxy_features); its distances are labelled *_proxy.
-  - `i3d`: Inception-I3D from a user's state dict (FVD; see i3d), read with weights_only=True.
+  - `i3d`: Inception-I3D from a user's state dict (FVD; see i3d), read the same way.
   - `video_proxy`: the video ProxyFeatureNet trained in the DAG; distances labelled fvd_proxy / rfvd_proxy.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
+from ..weights import read_weights
 from .proxy_features import load_proxy_net
 
 PROXY_NAME = "diffusability-proxy"
@@ -74,13 +75,7 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 def safe_inception_weights(path: str | Path, workdir: str | Path) -> Path:
     """Read a user's Inception weights without unpickling code, and write a plain state dict for torch-fidelity."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch's own message would advise weights_only=False: never for us
-        raise ValueError(f"metrics.inception_weights {path} is not a state dict of tensors "
-                         f"({type(err).__name__})") from None
-    if not isinstance(state, dict) or "fc.weight" not in state:
-        raise ValueError(f"metrics.inception_weights {path} is not a torch-fidelity Inception-v3 state dict")
+    state = read_weights(path, "metrics.inception_weights")
     out = Path(workdir) / "inception_state_dict.pt"
     torch.save({k: v for k, v in state.items() if torch.is_tensor(v)}, out)
     return out

@@ -1,7 +1,7 @@
 """Inception-I3D (Carreira & Zisserman), the feature network of FVD, in the layout of the widely used PyTorch port
 (`Conv3d_1a_7x7.conv3d.weight`, `Mixed_3b.b1b.bn.running_mean`, ..., `logits.conv3d.bias`), so that its Kinetics
-`rgb_imagenet.pt`-style state dicts load as they are. Weights are read with `torch.load(weights_only=True)` from a
-path the user configures (metrics.i3d_weights); nothing is downloaded.
+`rgb_imagenet.pt`-style state dicts load as they are. Weights are read without unpickling code (weights.read_weights)
+from a path the user configures (video.metrics.i3d_weights); nothing is downloaded.
 
 FVD features are the 400 Kinetics logits of clips resized to 224^2 (the usual FVD choice); `pool` gives the
 1024-d pooled features instead. The final average pool is taken over the whole remaining (T, H, W) extent, so
@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..weights import read_weights
 
 __all__ = ["InceptionI3d", "load_i3d", "i3d_features"]
 
@@ -112,14 +114,8 @@ class InceptionI3d(nn.Module):
 
 
 def load_i3d(path: str | Path) -> InceptionI3d:
-    """An I3D from a state-dict file (read with weights_only=True; a plain dict or one under 'state_dict')."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a pickle with code, a TorchScript archive, a corrupt file: all one sentence
-        raise ValueError(f"metrics.i3d_weights {path} is not a plain I3D state dict ({err})") from None
-    state = state.get("state_dict", state) if isinstance(state, dict) else state
-    if not isinstance(state, dict) or "logits.conv3d.weight" not in state:
-        raise ValueError(f"metrics.i3d_weights {path} is not an Inception-I3D state dict (no logits.conv3d.weight)")
+    """An I3D from a state-dict file, read without unpickling code (weights.read_weights)."""
+    state = read_weights(path, "video.metrics.i3d_weights")
     net = InceptionI3d(int(state["logits.conv3d.weight"].shape[0]))
     net.load_state_dict(state)
     return net.eval().requires_grad_(False)

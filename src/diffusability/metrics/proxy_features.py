@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ..provenance import save_tensors
+from ..runtime import stream_generator
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def train_proxy_net(dataset, num_classes: int, steps: int, batch_size: int, lr: 
     correct = seen = 0
     for step, (x, y) in enumerate(loader):
         if video:  # shuffle the frames of a seeded half of the batch; the order head must tell which
-            gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
+            gen = stream_generator(seed, step)
             shuffled = torch.rand(len(x), generator=gen) < 0.5
             x = x.clone()
             x[shuffled] = x[shuffled][:, :, torch.randperm(x.shape[2], generator=gen)]

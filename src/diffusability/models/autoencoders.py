@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from diffusers import AutoencoderKL
 
-from ..presets import AE_PRESETS
+from ..presets import AE_PRESETS, ae_compression
 
 
 def ae_levels(compression: int) -> int:
@@ -102,7 +102,7 @@ def autoencoder_from_config(mcfg):
         return ae
     if mcfg.get("pretrained"):
         ae = load_pretrained_autoencoder(mcfg.pretrained, mcfg.get("subfolder"), bool(mcfg.get("allow_download")))
-        got = (ae.config.latent_channels, 2 ** (len(ae.config.block_out_channels) - 1))
+        got = (ae.config.latent_channels, ae_compression(ae.config.block_out_channels))
         if got != (int(mcfg.latent_channels), int(mcfg.compression)):
             raise ValueError(f"model.pretrained {mcfg.pretrained} has {got[0]} latent channels and {got[1]}x "
                              f"compression, but the config asks for {mcfg.latent_channels} and {mcfg.compression}x")

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 from diffusers import AutoencoderKLCogVideoX, AutoencoderKLLTXVideo
 
-from ..presets import VIDEO_AE_PRESETS, latent_frames
+from ..presets import VIDEO_AE_PRESETS, ae_compression, latent_frames
 
 
 VIDEO_AE_CLASSES = {"cogvideox": AutoencoderKLCogVideoX, "ltx": AutoencoderKLLTXVideo}
-
-
-def is_video_preset(preset: str) -> bool:
-    return preset in VIDEO_AE_PRESETS
 
 
 def build_video_autoencoder(preset: str, latent_channels: int, compression: int):
@@ -39,7 +35,7 @@ def preset_of(ae) -> tuple[str, int, int]:
     """(family, spatial, temporal) compression of a loaded video AE, read from its config."""
     c = ae.config
     if isinstance(ae, AutoencoderKLCogVideoX):
-        return "cogvideox", 2 ** (len(c.block_out_channels) - 1), int(c.temporal_compression_ratio)
+        return "cogvideox", ae_compression(c.block_out_channels), int(c.temporal_compression_ratio)
     stages = sum(bool(s) for s in c.spatio_temporal_scaling)
     return "ltx", int(c.patch_size) * 2 ** stages, int(c.patch_size_t) * 2 ** stages
 
@@ -51,5 +47,5 @@ def video_compression_ok(ae, latent_channels: int, compression: int) -> None:
                          f"but the config asks for {latent_channels} and {compression}x")
 
 
-__all__ = ["VIDEO_AE_PRESETS", "VIDEO_AE_CLASSES", "build_video_autoencoder", "is_video_preset", "latent_frames",
+__all__ = ["VIDEO_AE_PRESETS", "VIDEO_AE_CLASSES", "build_video_autoencoder", "latent_frames",
            "preset_of", "video_compression_ok"]

@@ -1,9 +1,10 @@
 """A DiT over spatio-temporal patches of video latents (the paper trains DiT-XL/2 on CogVideoX-AE latents, Sec. 5).
 
 diffusers has no class-conditional 3-D DiT, so this is our image DiT (models.dit: the same presets, adaLN-Zero
-blocks, shared timestep/label embedder and output head) with a temporal patchify in front: a (patch_t, p, p)
-Conv3d patch embedding and a fixed 3-D sin-cos position embedding (time, height, width), and the inverse
-unpatchify behind. Attention is full over all frames' tokens, as in the paper's video DiT.
+blocks, shared timestep/label embedder and output head, through that module's adapter functions) with a temporal
+patchify in front: a (patch_t, p, p) Conv3d patch embedding and a fixed 3-D sin-cos position embedding (time,
+height, width), and the inverse unpatchify behind. Attention is full over all frames' tokens, as in the paper's
+video DiT.
 """
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
-from torch.nn import functional as F
 
-from .dit import DIT_PRESETS, build_dit
+from .dit import DIT_PRESETS, build_dit, transformer_trunk, use_own_patches
 
 __all__ = ["VideoDiT", "sincos_3d"]
 
@@ -46,21 +46,16 @@ class VideoDiT(ModelMixin, ConfigMixin):
         if latent_frames % patch_t:
             raise ValueError(f"latent frames {latent_frames} are not divisible by dit.patch_t={patch_t}")
         self.core = build_dit(preset, latent_channels, latent_size, num_classes)
-        self.core.pos_embed = None  # replaced by the 3-D patchify below
         self.patch = nn.Conv3d(latent_channels, p.width, (patch_t, p.patch, p.patch), stride=(patch_t, p.patch, p.patch))
-        self.core.proj_out_2 = nn.Linear(p.width, patch_t * p.patch * p.patch * latent_channels)
+        # After the Conv3d: the layers draw their initial weights from the global RNG in this order.
+        use_own_patches(self.core, out_features=patch_t * p.patch * p.patch * latent_channels)
         grid = (latent_frames // patch_t, latent_size // p.patch, latent_size // p.patch)
         self.register_buffer("pos", sincos_3d(p.width, *grid)[None], persistent=False)
         self.grid, self.kernel = grid, (patch_t, p.patch, p.patch)
 
     def forward(self, x: torch.Tensor, timestep: torch.Tensor, class_labels: torch.Tensor) -> torch.Tensor:
-        core = self.core
-        h = self.patch(x).flatten(2).transpose(1, 2) + self.pos.to(x.dtype)
-        for block in core.transformer_blocks:
-            h = block(h, timestep=timestep, class_labels=class_labels)
-        cond = core.transformer_blocks[0].norm1.emb(timestep, class_labels, hidden_dtype=h.dtype)
-        shift, scale = core.proj_out_1(F.silu(cond)).chunk(2, dim=1)
-        h = core.proj_out_2(core.norm_out(h) * (1 + scale[:, None]) + shift[:, None])
+        tokens = self.patch(x).flatten(2).transpose(1, 2) + self.pos.to(x.dtype)
+        h = transformer_trunk(self.core, tokens, timestep=timestep, class_labels=class_labels)
         (t, gh, gw), (pt, ph, pw), c = self.grid, self.kernel, x.shape[1]
         h = h.view(-1, t, gh, gw, pt, ph, pw, c).permute(0, 7, 1, 4, 2, 5, 3, 6)
         return h.reshape(-1, c, t * pt, gh * ph, gw * pw)

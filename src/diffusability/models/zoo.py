@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..presets import ae_compression
+
 __all__ = ["NotAnAutoencoderError", "ZooSpec", "ZooAutoencoder", "SUPPORTED_CLASSES", "resolve_source",
            "read_spec", "load_zoo_autoencoder"]
 
@@ -36,11 +38,11 @@ class NotAnAutoencoderError(ValueError):
 
 
 def _kl(c):  # AutoencoderKL and FLUX.2's: one 2x downsampling between consecutive block widths
-    return 2 ** (len(c["block_out_channels"]) - 1), 1, int(c["latent_channels"])
+    return ae_compression(c["block_out_channels"]), 1, int(c["latent_channels"])
 
 
 def _dc(c):
-    return 2 ** (len(c["encoder_block_out_channels"]) - 1), 1, int(c["latent_channels"])
+    return ae_compression(c["encoder_block_out_channels"]), 1, int(c["latent_channels"])
 
 
 def _qwen(c):  # one 2x spatial downsampling per entry of temperal_downsample (its spatial_compression_ratio)
@@ -48,8 +50,8 @@ def _qwen(c):  # one 2x spatial downsampling per entry of temperal_downsample (i
 
 
 def _cogvideox(c):
-    return 2 ** (len(c["block_out_channels"]) - 1), int(c.get("temporal_compression_ratio", 4)), \
-        int(c["latent_channels"])
+    temporal = int(c.get("temporal_compression_ratio", 4))
+    return ae_compression(c["block_out_channels"]), temporal, int(c["latent_channels"])
 
 
 def _ltx(c):  # LTXVideo's __init__: patch * 2^(scaling stages) unless the config states the ratios
@@ -61,7 +63,7 @@ def _ltx(c):  # LTXVideo's __init__: patch * 2^(scaling stages) unless the confi
 
 def _wan(c):  # scale_factor_* are informational: the network downsamples per dim_mult / temperal_downsample
     patch = int(c.get("patch_size") or 1)
-    return (2 ** (len(c.get("dim_mult", [1, 2, 4, 4])) - 1) * patch,
+    return (ae_compression(c.get("dim_mult", [1, 2, 4, 4])) * patch,
             2 ** sum(bool(t) for t in c.get("temperal_downsample", [False, True, True])), int(c.get("z_dim", 16)))
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..sheets import read_sheet
 from ..tidy import read_tidy
 from .lines import DEEP, MARKERS, mean_sd_line, plt, theme
 from .spectra import save_figure, spectrum_plot
@@ -30,27 +31,22 @@ def fig4_se_spectra(spectra_csv: str, channels: int, kl_weight: float, factors: 
                   outputs, log_amplitude, reference=df[df.model == "rgb"], order=order)
 
 
-def fig5_hf_erasure(curves_csv: str, grid_csv: str, outputs: list[str]) -> None:
-    """Fig. 5: reconstructions with the top share of DCT coefficients erased (grid), and PSNR vs share erased."""
+def fig5_hf_erasure(curves_csv: str, grid_png: str, outputs: list[str]) -> None:
+    """Fig. 5: reconstructions with the top share of DCT coefficients erased (the first image of the sheet that
+    analysis.erasure wrote), and PSNR vs share erased."""
     curves = read_tidy(curves_csv, "erasure")
-    grid = read_tidy(grid_csv, "erasure_grid")
-    seed0 = grid.seed.min()
-    grid = grid[(grid.seed == seed0) & (grid.image == 0)]
-    methods = ["rgb", "vanilla", "ft", "se"]
+    sheet = read_sheet(grid_png)
     names = {"rgb": "RGB", "vanilla": "AE latent", "ft": "FT latent", "se": "SE latent"}
-    methods = [m for m in methods if m in set(grid.method)]
-    fractions = sorted(curves.erase_fraction.unique())
+    first = {r["method"]: i for i, r in enumerate(sheet.rows) if r["image"] == 0}  # sheet row of each method
+    methods = [m for m in names if m in first]
+    fractions = [c["erase_fraction"] for c in sheet.columns]
     with theme():
         fig = plt.figure(figsize=(2.0 + 1.3 * len(fractions) + 3.6, 1.35 * len(methods) + 0.6))
         gs = fig.add_gridspec(len(methods), len(fractions) + 2, width_ratios=[1] * len(fractions) + [0.25, 3.2])
         for i, m in enumerate(methods):
             for j, f in enumerate(fractions):
                 ax = fig.add_subplot(gs[i, j])
-                px = grid[(grid.method == m) & np.isclose(grid.erase_fraction, f)]
-                h, w = px.y.max() + 1, px.x.max() + 1
-                img = np.zeros((h, w, 3), dtype=np.uint8)
-                img[px.y, px.x] = px[["r", "g", "b"]].to_numpy()
-                ax.imshow(img, interpolation="nearest")
+                ax.imshow(sheet.tiles[first[m], j], interpolation="nearest")
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if i == 0:

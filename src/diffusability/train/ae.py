@@ -13,77 +13,31 @@ continues exactly as the uninterrupted run would have.
 """
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
 from ..data import StepBatchSampler, build_dataset
 from ..models.autoencoders import autoencoder_from_config
-from ..provenance import atomic_write, share, write_provenance
+from ..runtime import stream_generator
 from ..se import ScaleEquivariance
 from .checkpoint import EMA, resume_latest, save_checkpoint
-from .distributed import barrier, global_noise, is_main, optimizer_step, setup_distributed
+from .distributed import global_noise, is_main, optimizer_step
 from .guard import FiniteGuard
 from .losses import ReconstructionLoss, kl_per_pixel
+from .run import TrainLog, config_fingerprint, finish_run, save_final, start_run
 
 log = logging.getLogger(__name__)
 
 # A regulariser adds a loss term: f(ae, x, z, step, recon_loss) -> (loss, metrics dict). SE plugs in here.
 Regulariser = Callable[..., tuple[torch.Tensor, dict[str, float]]]
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"config key device is {name!r}, but the machine this job runs on has no CUDA device")
-    return torch.device(name)
-
-
-def setup_determinism(cfg: DictConfig, device: torch.device) -> None:
-    """Fixed threads and deterministic kernels: on CPU the same config and seed give the same bits."""
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
-    if device.type == "cpu" and cfg.get("deterministic", True):
-        torch.use_deterministic_algorithms(True)
-    torch.manual_seed(int(cfg.seed))
-
-
-def step_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
-    return torch.Generator(device=device).manual_seed(int(seed) * 1_000_003 + int(step) + 1)
-
-
-class _LogWriter:
-    """Appends train_log.csv rows as training goes; on resume drops rows past the resumed step."""
-
-    FIELDS = ("step", "loss", "recon", "l1", "l2", "lpips", "kl", "se", "lr", "sec_per_step")
-
-    def __init__(self, path: Path, start_step: int, fields: tuple[str, ...] = FIELDS):
-        rows = []
-        if start_step > 0 and path.exists():
-            with path.open() as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start_step]
-        self.f = path.open("w", newline="")
-        self.w = csv.DictWriter(self.f, fieldnames=fields, extrasaction="ignore")
-        self.w.writeheader()
-        self.w.writerows(rows)
-
-    def write(self, row: dict) -> None:
-        self.w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        self.f.flush()  # a killed job keeps every row it logged (a resume then keeps those up to its checkpoint)
-
-    def close(self) -> None:
-        self.f.close()
+LOG_FIELDS = ("step", "loss", "recon", "l1", "l2", "lpips", "kl", "se", "lr", "sec_per_step")
 
 
 def _lr_at(step: int, cfg) -> float:
@@ -91,26 +45,8 @@ def _lr_at(step: int, cfg) -> float:
     return float(cfg.lr) * (min(1.0, (step + 1) / warm) if warm > 0 else 1.0)
 
 
-def save_final(model, out_dir: Path, name: str) -> Path:
-    """Write a diffusers model folder `out_dir/name` under a temporary name and rename it into place."""
-    final, tmp = Path(out_dir) / name, Path(out_dir) / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    share(tmp)  # safetensors writes its files private
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return final
-
-
 def save_final_autoencoder(ae, out_dir: Path) -> Path:
     return save_final(ae, out_dir, "ae")
-
-
-def config_fingerprint(cfg: DictConfig) -> str:
-    """Hash of everything that determines the trained weights (not where they are written)."""
-    c = OmegaConf.to_container(cfg, resolve=True)
-    c.pop("out_dir", None)
-    return hashlib.sha256(json.dumps(c, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_init_autoencoder(init_from: str | Path, model_cfg):
@@ -121,20 +57,6 @@ def load_init_autoencoder(init_from: str | Path, model_cfg):
         raise ValueError(f"init_from {init_from} has {ae.config.latent_channels} latent channels, but "
                          f"model.latent_channels is {model_cfg.latent_channels}")
     return ae
-
-
-def start_run(cfg: DictConfig) -> tuple[Path, torch.device, int, int]:
-    """Every trainer's preamble: the output folder, device, determinism, the data-parallel world, and (on rank 0)
-    the resolved config and provenance beside the outputs. Returns (out_dir, device, rank, world_size)."""
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device)
-    setup_determinism(cfg, device)
-    rank, world, device = setup_distributed(device)
-    if is_main(rank):
-        atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
-        write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
-    return out, device, rank, world
 
 
 def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = None) -> Path:
@@ -179,7 +101,7 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
     kl_weight = float(lc.kl_weight)
     sample_latent = lc.latent == "sample"
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.get("precision") == "bf16")
-    logw = _LogWriter(out / "train_log.csv" if main else Path(os.devnull), start)
+    logw = TrainLog(out / "train_log.csv" if main else Path(os.devnull), start_step=start, fields=LOG_FIELDS)
     bar = tqdm(total=total, initial=start, desc=f"train {out.name}", mininterval=2.0, dynamic_ncols=True,
                disable=not main)
     guard = FiniteGuard(cfg.get("settings_key", "optim"), world)
@@ -193,7 +115,7 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
             with autocast:
                 post = ae.encode(x).latent_dist
                 if sample_latent:  # this rank's slice of the step's noise: N ranks draw what one process would
-                    gen = step_generator(cfg.seed, step, device)
+                    gen = stream_generator(cfg.seed, step + 1, device=device)
                     z = post.mean + post.std * global_noise(tuple(post.mean.shape), gen, rank, world)
                 else:
                     z = post.mode()
@@ -227,12 +149,4 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
         bar.close()
         logw.close()
     guard.check()
-    ema.copy_to(ae)
-    final = out / "ae"
-    if main:
-        final = save_final_autoencoder(ae.eval(), out)
-        # Checkpoints exist only to resume; once the final weights are in place they are dead weight (GBs at
-        # paper scale). A later fine-tune starts from ae/, not from them.
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    barrier(world)
-    return final
+    return finish_run(model=ae, ema=ema, out=out, name="ae", main=main, world=world)

@@ -1,10 +1,10 @@
 """Checkpoints that survive being killed at any instant, and EMA of parameters.
 
 A checkpoint is a folder `step_XXXXXXXX/` holding `model.safetensors` (weights and EMA weights), `optim.pt`
-(optimizer state, read back with `weights_only=True`) and `state.json`. It is written under a temporary name and
-renamed into place, so the newest complete folder is always a consistent state to resume from. A folder damaged
-after the fact (a node lost mid-write of its filesystem's cache, a full disk, a bad copy) is set aside as
-`damaged_step_XXXXXXXX/` and the one before it is resumed instead.
+(optimizer state, read back with `weights_only=True`) and `state.json`. It is written as a hidden temporary folder
+renamed into place (provenance.atomic_path), so the newest complete folder is always a consistent state to resume
+from. A folder damaged after the fact (a node lost mid-write of its filesystem's cache, a full disk, a bad copy) is
+set aside as `damaged_step_XXXXXXXX/` and the one before it is resumed instead.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..provenance import share
+from ..provenance import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +51,13 @@ def save_checkpoint(ckpt_dir: str | Path, step: int, model: torch.nn.Module, ema
                     optimizer: torch.optim.Optimizer, extra: dict | None = None, keep: int = 2) -> Path:
     ckpt_dir = Path(ckpt_dir)
     final = ckpt_dir / f"step_{step:08d}"
-    tmp = ckpt_dir / f".tmp_step_{step:08d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     if ema is not None:
         tensors.update({f"ema.{k}": v.contiguous() for k, v in ema.shadow.items()})
-    save_file(tensors, tmp / "model.safetensors")
-    torch.save(optimizer.state_dict(), tmp / "optim.pt")
-    (tmp / "state.json").write_text(json.dumps({"step": step, **(extra or {})}))
-    share(tmp)  # safetensors writes its files private
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    with atomic_path(final, folder=True) as tmp:
+        save_file(tensors, tmp / "model.safetensors")
+        torch.save(optimizer.state_dict(), tmp / "optim.pt")
+        (tmp / "state.json").write_text(json.dumps({"step": step, **(extra or {})}))
     for old in _step_dirs(ckpt_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

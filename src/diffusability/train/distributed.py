@@ -50,15 +50,20 @@ def barrier(world: int) -> None:
 
 @torch.no_grad()
 def average_gradients(params, world: int) -> None:
-    """All-reduce (mean) the gradients of `params` in one flat buffer."""
+    """All-reduce (mean) the gradients of `params` in one flat buffer: one collective per step, not one per tensor.
+
+    By hand rather than DistributedDataParallel: DDP syncs the gradients of a backward through its own forward(), and
+    the AE trainer calls encode() and decode() (the SE term decodes again), which a DDP wrapper would not see. The
+    result is the gradient mean DDP computes, in one bucket.
+    """
     if world <= 1:
         return
     grads = [p.grad for p in params if p.grad is not None]
-    flat = torch._utils._flatten_dense_tensors(grads)
+    flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat)
     flat /= world
-    for g, f in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
-        g.copy_(f)
+    for g, f in zip(grads, flat.split([g.numel() for g in grads])):
+        g.copy_(f.view_as(g))
 
 
 def global_noise(shape: tuple[int, ...], gen: torch.Generator, rank: int, world: int) -> torch.Tensor:

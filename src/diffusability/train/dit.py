@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -19,14 +18,22 @@ from ..diffusion.flow import flow_loss
 from ..generation.latents import load_latents, normalisation
 from ..models.dit import build_dit, dit_forward, null_class
 from ..provenance import save_tensors
-from .ae import _LogWriter, config_fingerprint, save_final, start_run, step_generator
+from ..runtime import stream_generator
 from .checkpoint import EMA, resume_latest, save_checkpoint
-from .distributed import barrier, is_main, optimizer_step
+from .distributed import is_main, optimizer_step
 from .guard import FiniteGuard
+from .run import TrainLog, config_fingerprint, finish_run, start_run
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train_dit", "build_dit_for_cache", "snapshot_path"]
+__all__ = ["train_dit", "build_dit_for_cache", "snapshot_path", "snapshot_steps"]
+
+
+def snapshot_steps(cfg: DictConfig) -> list[int]:
+    """The steps whose EMA weights a run keeps for evaluation (Fig. 1's curve): the configured ones it reaches,
+    and always its last."""
+    steps = int(cfg.optim.steps)
+    return sorted({int(s) for s in cfg.snapshots if int(s) <= steps} | {steps})
 
 
 def snapshot_path(out_dir: str | Path, step: int) -> Path:
@@ -67,7 +74,7 @@ def train_dit(cfg: DictConfig) -> Path:
     start = resume_latest(out / "checkpoints", fingerprint, model, ema, opt)
     net = torch.compile(model) if cfg.get("compile") else model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.get("precision") == "bf16")
-    total, snapshots = int(oc.steps), {int(s) for s in cfg.snapshots if int(s) <= int(oc.steps)} | {int(oc.steps)}
+    total, snapshots = int(oc.steps), set(snapshot_steps(cfg))
     fc = cfg.flow
     if int(oc.batch_size) % world:
         raise ValueError(f"optim.batch_size={oc.batch_size} is not divisible by the {world} ranks of this job")
@@ -76,14 +83,15 @@ def train_dit(cfg: DictConfig) -> Path:
     def velocity(x, t, y):
         return dit_forward(net, x, t, y).float()
 
-    logw = _LogWriter(out / "train_log.csv" if main else Path(os.devnull), start, ("step", "loss", "lr", "sec_per_step"))
+    logw = TrainLog(out / "train_log.csv" if main else Path(os.devnull), start_step=start,
+                    fields=("step", "loss", "lr", "sec_per_step"))
     bar = tqdm(total=total, initial=start, desc=f"dit {out.name}", mininterval=2.0, dynamic_ncols=True,
                disable=not main)
     guard = FiniteGuard(cfg.get("settings_key", "optim"), world)
     tic = time.perf_counter()
     try:
         for step in range(start, total):
-            gen = step_generator(cfg.seed, step, torch.device("cpu"))
+            gen = stream_generator(cfg.seed, step + 1)
             # The global batch is drawn the same on every rank; each rank trains on its slice.
             idx = torch.randint(len(latents), (int(oc.batch_size),), generator=gen)
             y = labels[idx].clone()
@@ -114,10 +122,4 @@ def train_dit(cfg: DictConfig) -> Path:
         bar.close()
         logw.close()
     guard.check()
-    ema.copy_to(model)
-    final = out / "dit"
-    if main:
-        final = save_final(model.eval(), out, "dit")
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
-    barrier(world)
-    return final
+    return finish_run(model=model, ema=ema, out=out, name="dit", main=main, world=world)

@@ -1,6 +1,0 @@
-from diffusability.smk import logged
-from diffusability.stages import merge_csvs_stage
-
-with logged(snakemake):
-    merge_csvs_stage(list(snakemake.input.curves), snakemake.output.curves)
-    merge_csvs_stage(list(snakemake.input.grids), snakemake.output.grid)
