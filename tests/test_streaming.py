@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from diffusability.data import build_dataset
+from diffusability.generation.reference import (ReferenceStatistics, gather_reference_statistics, reference_statistics_shard)
 from diffusability.metrics.feature_statistics import FeatureStatistics, merge_statistics
 from diffusability.metrics.frechet import FeatureSpace, frechet_from_statistics
 from diffusability.metrics.proxy_features import train_proxy_net
@@ -62,3 +63,20 @@ def test_saved_shard_sums_merge_and_a_stream_fed_in_odd_pieces_gives_one_pass(pr
         tmp_path / "b.safetensors")
     merged = merge_statistics([tmp_path / "a.safetensors", tmp_path / "b.safetensors"])
     assert merged.count == 100 and abs(frechet_from_statistics(merged.mu_sigma(), s1.mu_sigma())) < 1e-9
+
+
+def test_reference_statistics_in_shards_and_with_loader_workers(proxy, tmp_path):
+    one = ReferenceStatistics(tmp_path / "one.safetensors", DATA, 200, proxy)
+    mu_sigma = one.get()
+    paths = [reference_statistics_shard(data_cfg=DATA, num_images=200, fd=proxy, shard_index=k, num_shards=3,
+                                        out_path=tmp_path / f"ref{k}.safetensors", num_workers=2 if k else 0,
+                                        device="cpu") for k in range(3)]
+    gather_reference_statistics(shard_paths=paths, out_path=tmp_path / "merged.safetensors")
+    # Shards start on the feature network's batches (64), so their features are the one pass's, bit for bit.
+    whole, merged = FeatureStatistics.load(one.path), FeatureStatistics.load(tmp_path / "merged.safetensors")
+    assert merged.count == whole.count == 200
+    torch.testing.assert_close(merged.total, whole.total, rtol=1e-14, atol=1e-13)
+    torch.testing.assert_close(merged.outer, whole.outer, rtol=1e-14, atol=1e-13)
+    again = ReferenceStatistics(tmp_path / "merged.safetensors", DATA, 200, proxy).get()
+    np.testing.assert_allclose(again["sigma"], mu_sigma["sigma"], rtol=1e-10, atol=1e-14)
+    assert abs(frechet_from_statistics(again, mu_sigma)) < 1e-10
