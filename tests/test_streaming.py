@@ -4,13 +4,18 @@ that does not grow with the number of items."""
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from diffusability.data import build_dataset
+from diffusability.generation.latents import (encode_shard, encode_training_latents, gather_latents, load_latents, shard_path)
 from diffusability.generation.reference import (ReferenceStatistics, gather_reference_statistics, reference_statistics_shard)
 from diffusability.metrics.feature_statistics import FeatureStatistics, merge_statistics
 from diffusability.metrics.frechet import FeatureSpace, frechet_from_statistics
 from diffusability.metrics.proxy_features import train_proxy_net
+from diffusability.models.autoencoders import build_autoencoder
+from diffusability.provenance import atomic_write
 from diffusability.runconfig import compose_run_config
+from diffusability.train.ae import save_final_autoencoder
 
 DATA = compose_run_config("train_ae", ["out_dir=x"]).data
 
@@ -63,6 +68,51 @@ def test_saved_shard_sums_merge_and_a_stream_fed_in_odd_pieces_gives_one_pass(pr
         tmp_path / "b.safetensors")
     merged = merge_statistics([tmp_path / "a.safetensors", tmp_path / "b.safetensors"])
     assert merged.count == 100 and abs(frechet_from_statistics(merged.mu_sigma(), s1.mu_sigma())) < 1e-9
+
+
+@pytest.fixture(scope="module")
+def ae_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ae")
+    torch.manual_seed(0)
+    cfg = compose_run_config("train_ae", [f"out_dir={out}", "model.latent_channels=4"])
+    save_final_autoencoder(build_autoencoder("tiny", 4, 4).eval(), out)
+    atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
+    return out, cfg
+
+
+def _in_memory_encode(ae_dir, cfg, n, batch_size, seed):
+    """The encode loop before streaming (a list of latents, concatenated): what the cache must keep holding."""
+    from diffusability.analysis.spectra import load_trained_autoencoder
+    ae, _ = load_trained_autoencoder(ae_dir, torch.device("cpu"))
+    ds, gen, zs = build_dataset(cfg.data, "train", seed), torch.Generator().manual_seed(seed), []
+    with torch.no_grad():
+        for s in range(0, n, batch_size):
+            x = torch.stack([ds[i][0] for i in range(s, min(n, s + batch_size))])
+            zs.append(ae.encode(x).latent_dist.sample(generator=gen).float())
+    return torch.cat(zs)
+
+
+def test_sharded_encode_holds_exactly_the_unsharded_latents(ae_run, tmp_path):
+    ae_dir, cfg = ae_run
+    kw = dict(num_latents=90, batch_size=16, seed=0, threads=1)
+    one = tmp_path / "one.safetensors"
+    encode_training_latents(ae_dir, one, norm_samples=40, **kw)
+    sharded = tmp_path / "sharded.safetensors"
+    for k in (2, 0, 1):  # in any order, as separate jobs would finish
+        encode_shard(run_dir=ae_dir, out_path=sharded, shard_index=k, num_shards=3, num_workers=2 if k == 1 else 0,
+                     **kw)
+    info = gather_latents(out_path=sharded, num_shards=3, norm_samples=40)
+    assert info == {"num_latents": 90, "shape": [4, 8, 8], "num_classes": 7}
+    a, ca = load_latents(one)
+    b, cb = load_latents(sharded)
+    assert ca == cb == 7 and b["latents"].shape == a["latents"].shape == (90, 4, 8, 8)
+    assert torch.equal(a["latents"][:], _in_memory_encode(ae_dir, cfg, 90, 16, 0))
+    assert torch.equal(b["latents"][torch.arange(90)], a["latents"][:]) and torch.equal(a["labels"], b["labels"])
+    for key in ("mean_position", "std_position", "mean_channel", "std_channel"):
+        assert torch.equal(a[key], b[key]), key
+    idx = torch.randint(90, (33,), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(b["latents"][idx], a["latents"][idx])  # DiT training draws the same batches from either
+    assert len(list(tmp_path.glob("sharded.shard-*"))) == 3 and shard_path(sharded, 0, 3).exists()
 
 
 def test_reference_statistics_in_shards_and_with_loader_workers(proxy, tmp_path):
