@@ -7,8 +7,10 @@ import torch
 from omegaconf import OmegaConf
 
 from diffusability.data import build_dataset
+from diffusability.generation.evaluate import evaluate_dit, sample_statistics_shard, score_sample_shards
 from diffusability.generation.latents import (encode_shard, encode_training_latents, gather_latents, load_latents, shard_path)
 from diffusability.generation.reference import (ReferenceStatistics, gather_reference_statistics, reference_statistics_shard)
+from diffusability.generation.sampling import NormalStream, sample_inputs
 from diffusability.metrics.feature_statistics import FeatureStatistics, merge_statistics
 from diffusability.metrics.frechet import FeatureSpace, frechet_from_statistics
 from diffusability.metrics.proxy_features import train_proxy_net
@@ -16,6 +18,7 @@ from diffusability.models.autoencoders import build_autoencoder
 from diffusability.provenance import atomic_write
 from diffusability.runconfig import compose_run_config
 from diffusability.train.ae import save_final_autoencoder
+from diffusability.train.dit import train_dit
 
 DATA = compose_run_config("train_ae", ["out_dir=x"]).data
 
@@ -68,6 +71,31 @@ def test_saved_shard_sums_merge_and_a_stream_fed_in_odd_pieces_gives_one_pass(pr
         tmp_path / "b.safetensors")
     merged = merge_statistics([tmp_path / "a.safetensors", tmp_path / "b.safetensors"])
     assert merged.count == 100 and abs(frechet_from_statistics(merged.mu_sigma(), s1.mu_sigma())) < 1e-9
+
+
+@pytest.mark.parametrize("total,piece", [(16 * 40, 16), (1000, 48), (16 * 5 + 9, 16), (20, 32), (7, 16)])
+def test_noise_stream_in_pieces_is_the_single_draw(total, piece):
+    gen = torch.Generator().manual_seed(3)
+    whole, after = torch.randn(total, generator=gen), torch.randint(100, (8,), generator=gen)
+    gen = torch.Generator().manual_seed(3)
+    stream = NormalStream(gen, total, piece)
+    got = [stream.take(5 if total > 5 else total)]
+    stream.skip(min(11, total - len(got[0])))
+    rest = total - len(got[0]) - min(11, total - len(got[0]))
+    got.append(stream.take(rest))
+    assert torch.equal(got[0], whole[:len(got[0])]) and torch.equal(got[1], whole[total - rest:])
+    assert torch.equal(torch.randint(100, (8,), generator=gen), after)  # the generator ends where the draw did
+
+
+def test_sample_noise_and_labels_do_not_depend_on_the_number_of_shards():
+    num, shape = 50, (4, 3, 3)
+    gen = torch.Generator().manual_seed(7)
+    noise, labels = torch.randn((num, *shape), generator=gen), torch.randint(5, (num,), generator=gen)
+    for shards in (1, 3, 7):
+        parts = [p for k in range(shards) for p in
+                 sample_inputs(7, num, shape, 5, num * k // shards, num * (k + 1) // shards, batch_size=4)]
+        assert torch.equal(torch.cat([n for n, _ in parts]), noise)
+        assert torch.equal(torch.cat([y for _, y in parts]), labels)
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +158,28 @@ def test_reference_statistics_in_shards_and_with_loader_workers(proxy, tmp_path)
     again = ReferenceStatistics(tmp_path / "merged.safetensors", DATA, 200, proxy).get()
     np.testing.assert_allclose(again["sigma"], mu_sigma["sigma"], rtol=1e-10, atol=1e-14)
     assert abs(frechet_from_statistics(again, mu_sigma)) < 1e-10
+
+
+def test_sampling_statistics_one_shard_and_three_shards_give_the_same_score(ae_run, proxy, tmp_path):
+    ae_dir, _ = ae_run
+    cache = tmp_path / "latents.safetensors"
+    encode_training_latents(ae_dir, cache, num_latents=64, norm_samples=64, batch_size=32, seed=0, threads=1)
+    dit_dir = tmp_path / "dit"
+    train_dit(compose_run_config("train_dit", [f"out_dir={dit_dir}", f"latents={cache}", "optim.steps=2",
+                                               "optim.batch_size=8", "snapshots=[]", "threads=1"]))
+    ref = ReferenceStatistics(tmp_path / "ref.safetensors", DATA, 32, proxy)
+    # 130 samples in batches of 8: shards start at multiples of 64 (the feature batch), as one pass's batches do.
+    kw = dict(dit_dir=dit_dir, ae_dir=ae_dir, fd=proxy, step=2, num_samples=130, sample_steps=2, sampler="euler",
+              guidance=1.0, batch_size=8, device="cpu")
+    one = sample_statistics_shard(shard_index=0, num_shards=1, out_path=tmp_path / "s1.safetensors",
+                                  grid_path=tmp_path / "grid.png", **kw)
+    three = [sample_statistics_shard(shard_index=k, num_shards=3, out_path=tmp_path / f"s3_{k}.safetensors", **kw)
+             for k in range(3)]
+    fd1 = score_sample_shards(shard_paths=[one], reference=ref)
+    fd3 = score_sample_shards(shard_paths=three, reference=ref)
+    assert fd1 > 0 and abs(fd3 - fd1) <= 1e-9 * fd1, (fd1, fd3)
+    # The workflow's unsharded evaluation scores the same samples through the same sums.
+    df = evaluate_dit(dit_dir, ae_dir, ref, num_samples=130, steps=2, sampler="euler", guidance=1.0, batch_size=8,
+                      device="cpu")
+    assert df.value.tolist() == [fd1]
+    assert (tmp_path / "grid.png").stat().st_size > 0
