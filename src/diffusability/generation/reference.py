@@ -17,6 +17,10 @@ from ..data import build_dataset
 from ..metrics.feature_statistics import FeatureStatistics, merge_statistics
 from ..metrics.frechet import FEATURE_BATCH, FeatureSpace
 
+# Images per loader batch. The feature network always sees batches of FEATURE_BATCH (the FeatureStream regroups), so
+# this only sets how much is in flight: num_workers x prefetch (2) x LOADER_BATCH decoded images.
+LOADER_BATCH = 16
+
 __all__ = ["ReferenceStatistics", "reference_statistics_shard", "gather_reference_statistics", "shard_range"]
 
 
@@ -45,7 +49,7 @@ class ReferenceStatistics:
     """
 
     def __init__(self, path: str | Path, data_cfg, num_images: int, fd: dict, seed: int = 0,
-                 num_workers: int | None = None, batch_size: int = FEATURE_BATCH):
+                 num_workers: int | None = None, batch_size: int = LOADER_BATCH):
         self.path, self.data_cfg, self.num_images, self.fd, self.seed = Path(path), data_cfg, num_images, fd, seed
         self.num_workers = int(data_cfg.get("num_workers", 0) or 0) if num_workers is None else int(num_workers)
         self.batch_size = int(batch_size)
