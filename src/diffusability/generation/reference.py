@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from ..data import build_dataset
 from ..metrics.feature_statistics import FeatureStatistics, merge_statistics
-from ..metrics.frechet import FEATURE_BATCH, FeatureSpace
+from ..metrics.frechet import FEATURE_BATCH, FeatureSpace, to_uint8
 
 # Images per loader batch. The feature network always sees batches of FEATURE_BATCH (the FeatureStream regroups), so
 # this only sets how much is in flight: num_workers x prefetch (2) x LOADER_BATCH decoded images.
@@ -38,6 +38,13 @@ def shard_range(num: int, shard_index: int, num_shards: int, align: int = 1) -> 
         align, blocks = 1, num
     return range(min(num, align * (blocks * shard_index // num_shards)),
                  min(num, align * (blocks * (shard_index + 1) // num_shards)))
+
+
+def _uint8_batch(items) -> torch.Tensor:
+    """Collate in the loader worker, straight to uint8 (what the feature network reads): a batch crosses to the main
+    process 4x smaller, and the float temporaries of the conversion never reach the main process's heap, where
+    glibc's rising mmap threshold left them fragmenting (peak RSS x1.8 from 128 to 1024 images, measured)."""
+    return to_uint8(torch.stack([x for x, _ in items]))
 
 
 class ReferenceStatistics:
@@ -64,12 +71,11 @@ class ReferenceStatistics:
         return ds, n
 
     def batches(self, shard_index: int = 0, num_shards: int = 1):
-        """The reference images of one shard, in loader batches (B, 3, H, W) in [-1, 1]."""
+        """The reference images of one shard, in loader batches (B, 3, H, W) of uint8."""
         ds, n = self._dataset()
         part = shard_range(n, shard_index, num_shards, align=FEATURE_BATCH)
-        loader = torch.utils.data.DataLoader(ds, batch_size=self.batch_size, sampler=part, num_workers=self.num_workers)
-        for x, _ in loader:
-            yield x
+        yield from torch.utils.data.DataLoader(ds, batch_size=self.batch_size, sampler=part, collate_fn=_uint8_batch,
+                                               num_workers=self.num_workers)
 
     def shard_statistics(self, space: FeatureSpace, shard_index: int = 0, num_shards: int = 1) -> FeatureStatistics:
         """Running feature sums of one shard of the reference set."""
