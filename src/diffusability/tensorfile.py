@@ -56,7 +56,7 @@ class TensorFileWriter:
             raise ValueError(f"rows {row}..{row + len(t)} of shape {tuple(t.shape)} do not fit tensor {name} {shape}")
         row_bytes = math.prod(shape[1:]) * t.element_size()
         self.f.seek(self.data_start + offset + row * row_bytes)
-        self.f.write(t.numpy().tobytes())
+        self.f.write(t.numpy().reshape(-1).view(np.uint8))  # from the tensor's memory: no copy of the rows
         self.rows_written[name] += len(t) if t.ndim else 1
 
 

@@ -23,6 +23,7 @@ from safetensors import safe_open
 
 from ..analysis.spectra import load_trained_autoencoder
 from ..data import build_dataset
+from ..data.loader import worker_init
 from ..provenance import save_tensors
 from ..tensorfile import mmap_tensor, read_header, write_tensor_file
 from ..train.ae import resolve_device
@@ -70,7 +71,8 @@ def _encoded_batches(ae, ds, batches: list[range], before: list[range], seed: in
     batches `before` (drawn and dropped, never encoded)."""
     from diffusers.utils.torch_utils import randn_tensor
     gen = torch.Generator(device=dev).manual_seed(seed)
-    loader = torch.utils.data.DataLoader(ds, batch_sampler=[list(b) for b in batches], num_workers=num_workers)
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=[list(b) for b in batches], num_workers=num_workers,
+                                         worker_init_fn=worker_init)
     for i, (x, y) in enumerate(loader):
         dist = ae.encode(x.to(dev)).latent_dist
         if i == 0:  # the draws of earlier shards, the same calls the unsharded pass makes (diffusers' sample())

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from ..data import build_dataset
+from ..data.loader import worker_init
 from ..metrics.feature_statistics import FeatureStatistics, merge_statistics
 from ..metrics.frechet import FEATURE_BATCH, FeatureSpace, to_uint8
 
@@ -75,7 +76,7 @@ class ReferenceStatistics:
         ds, n = self._dataset()
         part = shard_range(n, shard_index, num_shards, align=FEATURE_BATCH)
         yield from torch.utils.data.DataLoader(ds, batch_size=self.batch_size, sampler=part, collate_fn=_uint8_batch,
-                                               num_workers=self.num_workers)
+                                               num_workers=self.num_workers, worker_init_fn=worker_init)
 
     def shard_statistics(self, space: FeatureSpace, shard_index: int = 0, num_shards: int = 1) -> FeatureStatistics:
         """Running feature sums of one shard of the reference set."""
