@@ -7,7 +7,7 @@ import torch
 from omegaconf import OmegaConf
 
 from diffusability.data import build_dataset
-from diffusability.generation.evaluate import evaluate_dit, sample_statistics_shard, score_sample_shards
+from diffusability.generation.evaluate import (evaluate_dit, export_adm_samples, sample_statistics_shard, score_sample_shards)
 from diffusability.generation.latents import (encode_shard, encode_training_latents, gather_latents, load_latents, shard_path)
 from diffusability.generation.reference import (ReferenceStatistics, gather_reference_statistics, reference_statistics_shard)
 from diffusability.generation.sampling import NormalStream, sample_inputs
@@ -183,3 +183,12 @@ def test_sampling_statistics_one_shard_and_three_shards_give_the_same_score(ae_r
                       device="cpu")
     assert df.value.tolist() == [fd1]
     assert (tmp_path / "grid.png").stat().st_size > 0
+    # The ADM export holds exactly the samples scored: its uint8 images give the same sums.
+    npz = export_adm_samples(**{k: v for k, v in kw.items() if k not in ("fd", "step")}, out_path=tmp_path / "s.npz")
+    with np.load(npz) as f:
+        arr = f["arr_0"]
+    assert arr.dtype == np.uint8 and arr.shape == (130, 32, 32, 3)
+    stream = FeatureSpace(proxy["kind"], proxy["weights"]).stream()
+    for i in range(0, 130, 8):
+        stream.add(torch.from_numpy(arr[i:i + 8]).permute(0, 3, 1, 2).contiguous())
+    assert frechet_from_statistics(stream.statistics().mu_sigma(), ref.get()) == fd1

@@ -32,7 +32,7 @@ from .reference import ReferenceStatistics, shard_range
 from .sampling import sample_batches
 
 __all__ = ["evaluate_dit", "save_samples", "load_sampling_models", "snapshot_statistics", "sample_statistics_shard",
-           "score_sample_shards", "GRID_SAMPLES"]
+           "score_sample_shards", "export_adm_samples", "GRID_SAMPLES"]
 
 GRID_SAMPLES = 64  # samples a snapshot keeps for its figure (an 8x8 grid; 8 clip strips): never the whole set
 
@@ -153,3 +153,23 @@ def score_sample_shards(*, shard_paths: list[str | Path], reference: ReferenceSt
     """The Fréchet distance of one snapshot from the saved sums of all its sample shards (exactly as one pass)."""
     return frechet_from_statistics(merge_statistics(list(shard_paths)).mu_sigma(), reference.get(space))
 
+
+def export_adm_samples(*, dit_dir: str | Path, ae_dir: str | Path, num_samples: int, sample_steps: int, sampler: str,
+                       guidance: float, batch_size: int, out_path: str | Path, step: int | None = None,
+                       device: str = "auto") -> Path:
+    """One snapshot's samples (the final one by default) as an ADM sample batch `.npz` (`arr_0`: uint8 N x H x W x 3),
+    streamed, for ADM's evaluation suite; the same samples the snapshot's score uses."""
+    from .adm import AdmSampleWriter
+    models = load_sampling_models(dit_dir, ae_dir, device)
+    step = models.steps[-1] if step is None else int(step)
+    models.dit.load_state_dict(load_file(str(snapshot_path(models.dir, step)), device=str(models.device)))
+    writer = None
+    for images in sample_batches(models.dit, models.ae, models.mean, models.std, num=num_samples, start=0,
+                                 stop=num_samples, num_classes=models.num_classes, conditional=models.conditional,
+                                 steps=sample_steps, sampler=sampler, guidance=guidance, batch_size=batch_size,
+                                 seed=int(models.cfg.seed), device=models.device, shape=models.shape):
+        if images.ndim != 4:
+            raise ValueError("ADM sample batches hold images: a video DiT's clips cannot be exported")
+        writer = writer or AdmSampleWriter(out_path, num_samples, images.shape[2], images.shape[3])
+        writer.write(images)
+    return writer.close()

@@ -54,11 +54,15 @@ class ReferenceStatistics:
     Photos: crops from their own seed stream of the training photos (what the DiT models); folders: the first images
     of the (shuffled) training split, as FID on ImageNet uses the training set. `num_workers` decode files in
     parallel (default: the data config's `num_workers`, else none); the statistics do not depend on it.
+    With `adm_reference` (an ADM reference batch .npz), its mu/sigma are the statistics instead, as the DiT line of
+    work reports FID against them (generation/adm.py).
     """
 
     def __init__(self, path: str | Path, data_cfg, num_images: int, fd: dict, seed: int = 0,
-                 num_workers: int | None = None, batch_size: int = LOADER_BATCH):
+                 num_workers: int | None = None, batch_size: int = LOADER_BATCH,
+                 adm_reference: str | Path | None = None):
         self.path, self.data_cfg, self.num_images, self.fd, self.seed = Path(path), data_cfg, num_images, fd, seed
+        self.adm_reference = adm_reference
         self.num_workers = int(data_cfg.get("num_workers", 0) or 0) if num_workers is None else int(num_workers)
         self.batch_size = int(batch_size)
         self.computations = 0  # how many times the reference set went through the feature network
@@ -87,6 +91,9 @@ class ReferenceStatistics:
         return stream.statistics()
 
     def get(self, space: FeatureSpace | None = None) -> dict:
+        if self.adm_reference is not None:
+            from .adm import adm_reference_statistics
+            return adm_reference_statistics(self.adm_reference, self.fd["kind"])
         if self.path.exists():
             t = load_file(str(self.path))
             return {"mu": t["mu"].numpy(), "sigma": t["sigma"].numpy()}
