@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from ..analysis.spectra import load_trained_autoencoder
+from ..data.loader import steady_heap
 from ..metrics.feature_statistics import FeatureStatistics, merge_statistics
 from ..metrics.frechet import FEATURE_BATCH, FeatureSpace, frechet_from_statistics, metric_name, to_uint8
 from ..train.ae import resolve_device
@@ -98,6 +99,7 @@ def snapshot_statistics(models: SimpleNamespace, space: FeatureSpace, *, step: i
     The ranks of a torch.distributed job pass (rank, world size) and merge with FeatureStatistics.all_reduce."""
     models.dit.load_state_dict(load_file(str(snapshot_path(models.dir, step)), device=str(models.device)))
     part = shard_range(num_samples, shard_index, num_shards, align=math.lcm(batch_size, FEATURE_BATCH))
+    steady_heap()
     stream, kept = space.stream(), []
     for images in sample_batches(models.dit, models.ae, models.mean, models.std, num=num_samples, start=part.start,
                                  stop=part.stop, num_classes=models.num_classes, conditional=models.conditional,

@@ -23,7 +23,7 @@ from safetensors import safe_open
 
 from ..analysis.spectra import load_trained_autoencoder
 from ..data import build_dataset
-from ..data.loader import worker_init
+from ..data.loader import steady_heap, worker_init
 from ..provenance import save_tensors
 from ..tensorfile import mmap_tensor, read_header, write_tensor_file
 from ..train.ae import resolve_device
@@ -70,6 +70,7 @@ def _encoded_batches(ae, ds, batches: list[range], before: list[range], seed: in
     """(latents, labels) of each batch, encoded in order; the posterior noise continues one generator from the
     batches `before` (drawn and dropped, never encoded)."""
     from diffusers.utils.torch_utils import randn_tensor
+    steady_heap()
     gen = torch.Generator(device=dev).manual_seed(seed)
     loader = torch.utils.data.DataLoader(ds, batch_sampler=[list(b) for b in batches], num_workers=num_workers,
                                          worker_init_fn=worker_init)

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from ..data import build_dataset
-from ..data.loader import worker_init
+from ..data.loader import steady_heap, worker_init
 from ..metrics.feature_statistics import FeatureStatistics, merge_statistics
 from ..metrics.frechet import FEATURE_BATCH, FeatureSpace, to_uint8
 
@@ -79,6 +79,7 @@ class ReferenceStatistics:
         """The reference images of one shard, in loader batches (B, 3, H, W) of uint8."""
         ds, n = self._dataset()
         part = shard_range(n, shard_index, num_shards, align=FEATURE_BATCH)
+        steady_heap()
         yield from torch.utils.data.DataLoader(ds, batch_size=self.batch_size, sampler=part, collate_fn=_uint8_batch,
                                                num_workers=self.num_workers, worker_init_fn=worker_init)
 
