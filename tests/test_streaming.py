@@ -1,15 +1,24 @@
 """The streaming, sharded data path (issue 17): running Fréchet sums that merge exactly, the seeded noise stream,
 sharded encoding that holds exactly the unsharded latents, sharded reference and sample statistics, and peak memory
 that does not grow with the number of items."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
 
 from diffusability.data import build_dataset
-from diffusability.generation.evaluate import (evaluate_dit, export_adm_samples, sample_statistics_shard, score_sample_shards)
-from diffusability.generation.latents import (encode_shard, encode_training_latents, gather_latents, load_latents, shard_path)
-from diffusability.generation.reference import (ReferenceStatistics, gather_reference_statistics, reference_statistics_shard)
+from diffusability.generation.evaluate import (evaluate_dit, export_adm_samples, sample_statistics_shard,
+                                               score_sample_shards)
+from diffusability.generation.latents import (encode_shard, encode_training_latents, gather_latents, load_latents,
+                                              shard_path)
+from diffusability.generation.reference import ReferenceStatistics, gather_reference_statistics, \
+    reference_statistics_shard
 from diffusability.generation.sampling import NormalStream, sample_inputs
 from diffusability.metrics.feature_statistics import FeatureStatistics, merge_statistics
 from diffusability.metrics.frechet import FeatureSpace, frechet_from_statistics
@@ -192,3 +201,31 @@ def test_sampling_statistics_one_shard_and_three_shards_give_the_same_score(ae_r
     for i in range(0, 130, 8):
         stream.add(torch.from_numpy(arr[i:i + 8]).permute(0, 3, 1, 2).contiguous())
     assert frechet_from_statistics(stream.statistics().mu_sigma(), ref.get()) == fd1
+
+
+MEMORY_PROBE = textwrap.dedent("""
+    import json, sys
+    from diffusability.generation.reference import ReferenceStatistics
+    from diffusability.runconfig import compose_run_config
+    num, fd, out = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+    data = compose_run_config("train_ae", ["out_dir=x", "data.resolution=256"]).data
+    ReferenceStatistics(out, data, num, fd, num_workers=0).get()
+    # VmHWM, not getrusage: Linux carries ru_maxrss over from the (large) pytest process that spawned this one.
+    print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
+""")
+
+
+@pytest.mark.slow  # two fresh interpreters through 256^2 images (about 30 s)
+def test_reference_statistics_peak_memory_does_not_grow_with_the_number_of_images(proxy, tmp_path):
+    """Peak RSS of a fresh process at 64 and 512 reference images of 256^2 (0.75 MB each as float32): holding the set
+    would add about 400 MB at the larger size (the code before issue 17 grew x1.48 from 32 to 256 images), streaming
+    adds only time. Both sizes fill at least one batch of the feature network, whose activations are the same then."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    rss = {}
+    for n in (64, 512):
+        res = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(n), json.dumps(proxy),
+                              str(tmp_path / f"ref{n}.safetensors")], env=env, capture_output=True, text=True,
+                             timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        rss[n] = int(res.stdout.split()[-1]) / 1024
+    assert rss[512] / rss[64] <= 1.2, rss
