@@ -4,10 +4,17 @@ for video the same with FVD).
 The score is the Fréchet distance to a reference split in the configured feature space: FID with real Inception
 weights, else `fd_proxy` with the offline proxy network. The reference statistics are computed once per dataset
 and feature space, saved, and reused for every checkpoint and every model (generation/reference.py).
+
+Samples are streamed into running feature sums (issue 17: the paper scores 50K samples per snapshot), and one
+snapshot's samples can be split into shards, scored by separate jobs or ranks and merged exactly
+(`sample_statistics_shard`, then `score_sample_shards`); the score does not depend on the number of shards beyond
+float rounding, because each sample's noise depends on its index alone (generation/sampling.py).
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import torch
@@ -15,33 +22,20 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from ..analysis.spectra import load_trained_autoencoder
-from ..diffusion.flow import sample_flow
-from ..metrics.frechet import FeatureSpace, frechet_from_statistics, metric_name, to_uint8
-from ..models.dit import dit_forward, null_class
+from ..data.loader import steady_heap
+from ..metrics.feature_statistics import FeatureStatistics, merge_statistics
+from ..metrics.frechet import FEATURE_BATCH, FeatureSpace, frechet_from_statistics, metric_name, to_uint8
 from ..provenance import atomic_write
 from ..runtime import resolve_device, set_threads
 from ..train.dit import build_dit_for_cache, snapshot_path, snapshot_steps
 from .latents import load_latents, normalisation
-from .reference import ReferenceStatistics
+from .reference import ReferenceStatistics, shard_range
+from .sampling import sample_batches
 
-__all__ = ["evaluate_dit", "generate_images", "save_samples"]
+__all__ = ["evaluate_dit", "save_samples", "load_sampling_models", "snapshot_statistics", "sample_statistics_shard",
+           "score_sample_shards", "export_adm_samples", "GRID_SAMPLES"]
 
-
-@torch.no_grad()
-def generate_images(dit, ae, mean, std, *, num: int, num_classes: int, conditional: bool, steps: int, sampler: str,
-                    guidance: float, batch_size: int, seed: int, device, shape: tuple[int, ...]) -> torch.Tensor:
-    """`num` decoded samples (images or clips) in [-1, 1] from latents of `shape`; noise and labels depend only on
-    `seed` (the same for every snapshot)."""
-    gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn((num, *shape), generator=gen)
-    labels = torch.randint(num_classes if conditional else 1, (num,), generator=gen)
-    null = null_class(num_classes if conditional else 1)
-    out = []
-    for i in range(0, num, batch_size):
-        z = sample_flow(lambda x, t, y: dit_forward(dit, x, t, y).float(), noise[i:i + batch_size].to(device),
-                        labels[i:i + batch_size].to(device), steps, sampler, guidance, null)
-        out.append(ae.decode(z * std + mean).sample.clamp(-1, 1).float().cpu())
-    return torch.cat(out)
+GRID_SAMPLES = 64  # samples a snapshot keeps for its figure (an 8x8 grid; 8 clip strips): never the whole set
 
 
 def _to_uint8_hwc(g: torch.Tensor):
@@ -75,11 +69,8 @@ def save_samples(samples: torch.Tensor, png_path: str | Path, gif_path: str | Pa
                                                     duration=120, loop=0), mode="wb")
 
 
-def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceStatistics, num_samples: int,
-                 steps: int, sampler: str, guidance: float, batch_size: int, device: str = "auto",
-                 grid_path: str | Path | None = None, gif_path: str | Path | None = None) -> pd.DataFrame:
-    """One row per kept snapshot: step, metric (fid | fd_proxy | fvd | fvd_proxy), value. The feature network is
-    built once for all snapshots."""
+def load_sampling_models(dit_dir: str | Path, ae_dir: str | Path, device: str = "auto") -> SimpleNamespace:
+    """A DiT (weights loaded per snapshot), its AE and latent normalisation, and the snapshots it keeps."""
     dev = resolve_device(device)
     dit_dir = Path(dit_dir)
     cfg = OmegaConf.load(dit_dir / "config.yaml")
@@ -89,18 +80,93 @@ def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceSt
     conditional = bool(cfg.model.conditional)
     dit = build_dit_for_cache(cfg.model, cache, num_classes if conditional else 1).to(dev).eval()
     ae, _ = load_trained_autoencoder(ae_dir, dev)
-    space = FeatureSpace(reference.fd["kind"], reference.fd["weights"], cuda=dev.type == "cuda")
+    steps = snapshot_steps(cfg)
+    return SimpleNamespace(dir=dit_dir, cfg=cfg, device=dev, dit=dit, ae=ae, mean=mean, std=std,
+                           num_classes=num_classes, conditional=conditional, steps=steps,
+                           shape=tuple(cache["latents"].shape[1:]))
+
+
+def snapshot_statistics(models: SimpleNamespace, space: FeatureSpace, *, step: int, num_samples: int,
+                        sample_steps: int, sampler: str, guidance: float, batch_size: int, shard_index: int = 0,
+                        num_shards: int = 1, keep: int = 0) -> tuple[FeatureStatistics, torch.Tensor]:
+    """Running feature sums of shard `shard_index` of `num_shards` of the `num_samples` samples of one snapshot, and
+    the shard's first `keep` samples (for a figure). Samples are streamed: memory does not grow with their number.
+    The ranks of a torch.distributed job pass (rank, world size) and merge with FeatureStatistics.all_reduce."""
+    models.dit.load_state_dict(load_file(str(snapshot_path(models.dir, step)), device=str(models.device)))
+    part = shard_range(num_samples, shard_index, num_shards, align=math.lcm(batch_size, FEATURE_BATCH))
+    steady_heap()
+    stream, kept = space.stream(), []
+    for images in sample_batches(models.dit, models.ae, models.mean, models.std, num=num_samples, start=part.start,
+                                 stop=part.stop, num_classes=models.num_classes, conditional=models.conditional,
+                                 steps=sample_steps, sampler=sampler, guidance=guidance, batch_size=batch_size,
+                                 seed=int(models.cfg.seed), device=models.device, shape=models.shape):
+        stream.add(images)
+        if sum(map(len, kept)) < keep:
+            kept.append(images[:keep - sum(map(len, kept))].clone())
+    return stream.statistics(), (torch.cat(kept) if kept else torch.empty(0))
+
+
+def evaluate_dit(dit_dir: str | Path, ae_dir: str | Path, reference: ReferenceStatistics, num_samples: int,
+                 steps: int, sampler: str, guidance: float, batch_size: int, device: str = "auto",
+                 grid_path: str | Path | None = None, gif_path: str | Path | None = None) -> pd.DataFrame:
+    """One row per kept snapshot: step, metric (fid | fd_proxy | fvd | fvd_proxy), value. The feature network is
+    built once for all snapshots; each snapshot's samples are streamed into running sums (one shard)."""
+    models = load_sampling_models(dit_dir, ae_dir, device)
+    space = FeatureSpace(reference.fd["kind"], reference.fd["weights"], cuda=models.device.type == "cuda")
     ref = reference.get(space)
-    steps_kept = snapshot_steps(cfg)
     rows = []
-    for step in steps_kept:
-        dit.load_state_dict(load_file(str(snapshot_path(dit_dir, step)), device=str(dev)))
-        images = generate_images(dit, ae, mean, std, num=num_samples, num_classes=num_classes,
-                                 conditional=conditional, steps=steps, sampler=sampler, guidance=guidance,
-                                 batch_size=batch_size, seed=int(cfg.seed), device=dev,
-                                 shape=tuple(cache["latents"].shape[1:]))
+    for step in models.steps:
+        last = grid_path is not None and step == models.steps[-1]
+        stats, kept = snapshot_statistics(models, space, step=step, num_samples=num_samples, sample_steps=steps,
+                                          sampler=sampler, guidance=guidance, batch_size=batch_size,
+                                          keep=GRID_SAMPLES if last else 0)
         rows.append({"step": step, "metric": metric_name(reference.fd["kind"], "fid"),
-                     "value": frechet_from_statistics(space.statistics(images), ref)})
-        if grid_path is not None and step == steps_kept[-1]:
-            save_samples(images, grid_path, gif_path or Path(grid_path).with_suffix(".gif"))
+                     "value": frechet_from_statistics(stats.mu_sigma(), ref)})
+        if last:
+            save_samples(kept, grid_path, gif_path or Path(grid_path).with_suffix(".gif"))
     return pd.DataFrame(rows)
+
+
+def sample_statistics_shard(*, dit_dir: str | Path, ae_dir: str | Path, fd: dict, step: int, num_samples: int,
+                            shard_index: int, num_shards: int, sample_steps: int, sampler: str, guidance: float,
+                            batch_size: int, out_path: str | Path, device: str = "auto",
+                            grid_path: str | Path | None = None, gif_path: str | Path | None = None) -> Path:
+    """One job of a sharded evaluation: the running feature sums of one shard of one snapshot's samples, saved
+    (merge with score_sample_shards). Shard 0 can write the snapshot's sample figure."""
+    models = load_sampling_models(dit_dir, ae_dir, device)
+    space = FeatureSpace(fd["kind"], fd["weights"], cuda=models.device.type == "cuda")
+    keep = GRID_SAMPLES if grid_path is not None else 0
+    stats, kept = snapshot_statistics(models, space, step=step, num_samples=num_samples, sample_steps=sample_steps,
+                                      sampler=sampler, guidance=guidance, batch_size=batch_size,
+                                      shard_index=shard_index, num_shards=num_shards, keep=keep)
+    if keep:
+        save_samples(kept, grid_path, gif_path or Path(grid_path).with_suffix(".gif"))
+    return stats.save(out_path, metadata={"step": str(step), "shard_index": str(shard_index),
+                                          "num_shards": str(num_shards), "num_samples": str(num_samples)})
+
+
+def score_sample_shards(*, shard_paths: list[str | Path], reference: ReferenceStatistics, space: FeatureSpace | None
+                        = None) -> float:
+    """The Fréchet distance of one snapshot from the saved sums of all its sample shards (exactly as one pass)."""
+    return frechet_from_statistics(merge_statistics(list(shard_paths)).mu_sigma(), reference.get(space))
+
+
+def export_adm_samples(*, dit_dir: str | Path, ae_dir: str | Path, num_samples: int, sample_steps: int, sampler: str,
+                       guidance: float, batch_size: int, out_path: str | Path, step: int | None = None,
+                       device: str = "auto") -> Path:
+    """One snapshot's samples (the final one by default) as an ADM sample batch `.npz` (`arr_0`: uint8 N x H x W x 3),
+    streamed, for ADM's evaluation suite; the same samples the snapshot's score uses."""
+    from .adm import AdmSampleWriter
+    models = load_sampling_models(dit_dir, ae_dir, device)
+    step = models.steps[-1] if step is None else int(step)
+    models.dit.load_state_dict(load_file(str(snapshot_path(models.dir, step)), device=str(models.device)))
+    writer = None
+    for images in sample_batches(models.dit, models.ae, models.mean, models.std, num=num_samples, start=0,
+                                 stop=num_samples, num_classes=models.num_classes, conditional=models.conditional,
+                                 steps=sample_steps, sampler=sampler, guidance=guidance, batch_size=batch_size,
+                                 seed=int(models.cfg.seed), device=models.device, shape=models.shape):
+        if images.ndim != 4:
+            raise ValueError("ADM sample batches hold images: a video DiT's clips cannot be exported")
+        writer = writer or AdmSampleWriter(out_path, num_samples, images.shape[2], images.shape[3])
+        writer.write(images)
+    return writer.close()

@@ -7,17 +7,23 @@ Feature spaces:
   - `proxy`: our ProxyFeatureNet, trained in the DAG (see proxy_features); its distances are labelled *_proxy.
   - `i3d`: Inception-I3D from a user's state dict (FVD; see i3d), read the same way.
   - `video_proxy`: the video ProxyFeatureNet trained in the DAG; distances labelled fvd_proxy / rfvd_proxy.
+
+torch-fidelity's extractors compute the features; their mean and covariance come from running float64 sums
+(metrics/feature_statistics.py) fed batch by batch through a FeatureStream, so no set's features are ever held whole
+and shards of a set merge exactly (issue 17).
 """
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from ..weights import read_weights
+from .feature_statistics import FeatureStatistics
 from .proxy_features import load_proxy_net
 
 PROXY_NAME = "diffusability-proxy"
@@ -55,17 +61,6 @@ class ProxyExtractor(FeatureExtractorBase):
 
 if PROXY_NAME not in FEATURE_EXTRACTORS_REGISTRY:
     register_feature_extractor(PROXY_NAME, ProxyExtractor)
-
-
-class _UInt8Images(torch.utils.data.Dataset):
-    def __init__(self, images: torch.Tensor):
-        self.images = images
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, i):
-        return self.images[i]
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -133,6 +128,9 @@ def metric_name(kind: str, base: str) -> str:
     return FEATURE_SPACES[kind][2 if base == "fid" else 3]
 
 
+FEATURE_BATCH = 64  # images per pass of the feature network (torch-fidelity's batch before the streaming path)
+
+
 class FeatureSpace:
     """One feature extractor, built once (per evaluation job) and used for every set of images or clips."""
 
@@ -147,16 +145,65 @@ class FeatureSpace:
             self.extractor = create_feature_extractor(name, [self.layer], cuda=cuda,
                                                       feature_extractor_weights_path=str(path), verbose=False)
 
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Features (B, D) of one batch of uint8 images (or clips), on the CPU."""
+        if self.cuda:
+            images = images.cuda(non_blocking=True)
+        feats = self.extractor.convert_features_tuple_to_dict(self.extractor(images))
+        return feats[self.layer].cpu()
+
+    def stream(self, batch_size: int = FEATURE_BATCH) -> FeatureStream:
+        return FeatureStream(self, batch_size)
+
     def statistics(self, images: torch.Tensor) -> dict:
         """Mean and covariance of the features of images (or clips) in [-1, 1]."""
-        from torch_fidelity.metric_fid import fid_features_to_statistics
-        from torch_fidelity.utils import get_featuresdict_from_dataset
-        feats = get_featuresdict_from_dataset(_UInt8Images(to_uint8(images)), self.extractor, batch_size=64,
-                                              cuda=self.cuda, save_cpu_ram=True, verbose=False)
-        return fid_features_to_statistics(feats[self.layer])
+        stream = self.stream()
+        for i in range(0, len(images), FEATURE_BATCH):
+            stream.add(images[i:i + FEATURE_BATCH])
+        return stream.statistics().mu_sigma()
 
     def distance(self, images1: torch.Tensor, images2: torch.Tensor) -> float:
         return frechet_from_statistics(self.statistics(images1), self.statistics(images2))
+
+
+class FeatureStream:
+    """Images (or clips) in [-1, 1] in, running feature statistics out, in constant memory (issue 17).
+
+    Whatever pieces a stream is fed in (a sampler's batches, a loader's), the feature network sees batches of
+    `batch_size` in order, so a stream gives the features one pass over the whole set would: a change of the
+    sampling or loading batch never moves the statistics.
+    """
+
+    def __init__(self, space: FeatureSpace, batch_size: int = FEATURE_BATCH):
+        self.space, self.batch_size = space, int(batch_size)
+        self.stats: FeatureStatistics | None = None
+        self._pending: list[torch.Tensor] = []
+        self._num_pending = 0
+
+    def add(self, images: torch.Tensor) -> None:
+        """Fold in a batch of images in [-1, 1] (or uint8)."""
+        self._pending.append(images if images.dtype == torch.uint8 else to_uint8(images))
+        self._num_pending += len(images)
+        while self._num_pending >= self.batch_size:
+            self._flush(self.batch_size)
+
+    def _flush(self, n: int) -> None:
+        pending = torch.cat(self._pending) if len(self._pending) > 1 else self._pending[0]
+        batch, rest = pending[:n], pending[n:]
+        self._pending, self._num_pending = ([rest] if len(rest) else []), len(rest)
+        feats = self.space.features(batch)
+        if self.stats is None:
+            self.stats = FeatureStatistics(feats.shape[1])
+        self.stats.update(feats)
+
+    def statistics(self) -> FeatureStatistics:
+        """The running sums of every image added so far (the last partial batch goes through the network here)."""
+        if self._num_pending:
+            self._flush(self._num_pending)
+        if self.stats is None:
+            raise ValueError("no images were added to this feature stream")
+        return self.stats
 
 
 def feature_statistics(images: torch.Tensor, kind: str, weights: str | Path, cuda: bool = False) -> dict:
@@ -173,4 +220,6 @@ def frechet_distance(images1: torch.Tensor, images2: torch.Tensor, kind: str, we
 def frechet_from_statistics(stats1: dict, stats2: dict) -> float:
     """Fréchet distance between two {mu, sigma} statistics (torch-fidelity's formula)."""
     from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+    # float64 on both sides: a reference file written before the running sums may hold a float32 mean.
+    stats1, stats2 = ({k: np.asarray(s[k], dtype=np.float64) for k in ("mu", "sigma")} for s in (stats1, stats2))
     return float(fid_statistics_to_metric(stats1, stats2, verbose=False)[KEY_METRIC_FID])

@@ -1,0 +1,88 @@
+"""The file formats of ADM's evaluation suite (guided-diffusion's evaluator), which DiT, fast-DiT, REPA-E, EQ-VAE and
+RAE report their FID with (issue 17, section 3), so that our DiTs can be compared with the published numbers.
+
+- A reference batch (`VIRTUAL_imagenet256_labeled.npz`) holds `mu`/`sigma`: the Inception-v3 pool statistics of
+  the whole ImageNet training set. `adm_reference_statistics` reads them as our reference statistics.
+- A sample batch is an `.npz` whose `arr_0` is uint8 N x H x W x 3. `AdmSampleWriter` writes one row batch by batch
+  straight into the archive's `arr_0.npy` member (npy header first, rows after), so an export of 50K samples holds one
+  batch in memory, and the finished file appears at once (written beside it, then renamed).
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..metrics.frechet import to_uint8
+from ..provenance import atomic_write
+
+__all__ = ["adm_reference_statistics", "AdmSampleWriter"]
+
+
+def adm_reference_statistics(path: str | Path, kind: str) -> dict:
+    """{"mu", "sigma"} (float64) of an ADM reference batch; only meaningful in the Inception feature space."""
+    if kind != "inception":
+        raise ValueError(f"an ADM reference batch holds Inception-v3 statistics, so it needs the inception feature "
+                         f"space (set metrics.inception_weights), not {kind!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ADM reference batch {path} does not exist (download VIRTUAL_imagenet256_labeled.npz "
+                                "from the guided-diffusion evaluations page and point the config at it)")
+    with np.load(path) as f:
+        missing = sorted({"mu", "sigma"} - set(f.files))
+        if missing:
+            raise ValueError(f"{path} is not an ADM reference batch: it has no {' or '.join(missing)}")
+        mu, sigma = f["mu"].astype(np.float64), f["sigma"].astype(np.float64)
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise ValueError(f"{path}: mu {mu.shape} and sigma {sigma.shape} are not a mean and its covariance")
+    return {"mu": mu, "sigma": sigma}
+
+
+class AdmSampleWriter:
+    """An ADM sample batch `.npz` (`arr_0`: uint8 N x H x W x 3) filled in order from images in [-1, 1]."""
+
+    def __init__(self, path: str | Path, num: int, height: int, width: int):
+        self.path, self.shape, self.rows = Path(path), (int(num), int(height), int(width), 3), 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The member is spooled to an unnamed temporary file beside the output, then stored (not compressed: ADM's
+        # evaluator reads arr_0 in slices) into the archive by atomic_write.
+        self._tmp = tempfile.TemporaryFile(dir=self.path.parent)
+        np.lib.format.write_array_header_1_0(self._tmp, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                                                         "fortran_order": False, "shape": self.shape})
+
+    def write(self, images: torch.Tensor) -> None:
+        """Append a batch of images (B, 3, H, W) in [-1, 1]."""
+        if images.ndim != 4 or tuple(images.shape[2:]) != self.shape[1:3]:
+            raise ValueError(f"ADM sample batches hold {self.shape[1]}x{self.shape[2]} images, "
+                             f"got {tuple(images.shape)}")
+        if self.rows + len(images) > self.shape[0]:
+            raise ValueError(f"more than the {self.shape[0]} samples announced for {self.path}")
+        self._tmp.write(to_uint8(images).permute(0, 2, 3, 1).contiguous().numpy().tobytes())
+        self.rows += len(images)
+
+    def close(self) -> Path:
+        if self.rows != self.shape[0]:
+            raise ValueError(f"{self.path}: {self.rows} samples written, {self.shape[0]} announced")
+        self._tmp.seek(0)
+
+        def store(f):
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf, \
+                    zf.open("arr_0.npy", "w", force_zip64=True) as member:
+                shutil.copyfileobj(self._tmp, member, 1 << 22)
+        try:
+            return atomic_write(self.path, store, mode="wb")
+        finally:
+            self._tmp.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:
+            self.close()
+        else:
+            self._tmp.close()
