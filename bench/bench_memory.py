@@ -29,17 +29,16 @@ RESOLUTION = 256
 # Per stage, how much smaller N is than --n: sampling and decoding 256^2 images costs more than reading them.
 SCALE = {"encode": 1, "reference": 1, "evaluate": 2}
 
-# The stages through package functions whose signatures are the same before and after issue 17 (the workflow's stage
-# wrappers cannot be used: their data config drops a `data.root` the Hydra group leaves missing, issue 17's last
-# bullet).
+# The stages through package functions whose signatures are the same before and after issue 17, with the data
+# settings written out (the same in both trees), so that `--before` can run an older tree.
 # Peak RSS is the process's VmHWM: getrusage's ru_maxrss would carry over the (large) RSS of the process that spawned
 # it, since Linux keeps the high-water mark across exec.
 RUNNER = r"""
 import json, sys, time
 stage, a = sys.argv[1], json.loads(sys.argv[2])
-from diffusability.runconfig import compose_run_config
+from omegaconf import OmegaConf
 from diffusability.generation.reference import ReferenceStatistics
-data = compose_run_config("train_ae", ["out_dir=x", "data=imagefolder", *a["data"]]).data
+data = OmegaConf.create(a["data"])
 tic = time.perf_counter()
 if stage == "encode":
     from diffusability.generation.latents import encode_training_latents
@@ -86,15 +85,18 @@ def make_models(work: Path, data_root: Path) -> dict:
     from diffusability.metrics.proxy_features import ProxyFeatureNet
     from diffusability.models.autoencoders import build_autoencoder
     from diffusability.provenance import atomic_write, save_tensors
-    from diffusability.runconfig import compose_run_config
+    from diffusability.runconfig import run_config_by_hand
     from diffusability.train.ae import save_final_autoencoder
     from diffusability.train.dit import train_dit
+    import yaml
     torch.manual_seed(0)
+    settings = work / "data.yaml"  # the workflow's data section for the folder (a --configfile of the suite)
+    settings.write_text(yaml.safe_dump({"data": data_settings(data_root)}))
     dirs = {}
     for name, channels, compression in (("encode_ae_dir", 16, 4), ("ae_dir", 4, 16)):
         out = dirs[name] = work / name
-        cfg = compose_run_config("train_ae", [f"out_dir={out}", "data=imagefolder", *data_overrides(data_root),
-                                              f"model.latent_channels={channels}", f"model.compression={compression}"])
+        cfg = run_config_by_hand("train_ae", [f"out_dir={out}", f"model.latent_channels={channels}",
+                                              f"model.compression={compression}"], configfiles=(str(settings),))
         save_final_autoencoder(build_autoencoder("tiny", channels, compression).eval(), out)
         atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
     net = ProxyFeatureNet(9, 64)
@@ -103,7 +105,7 @@ def make_models(work: Path, data_root: Path) -> dict:
     cache = work / "latents.safetensors"
     encode_training_latents(dirs["ae_dir"], cache, 64, 64, 32, 0, threads=1)
     dit_dir = work / "dit"
-    train_dit(compose_run_config("train_dit", [f"out_dir={dit_dir}", f"latents={cache}", "optim.steps=1",
+    train_dit(run_config_by_hand("train_dit", [f"out_dir={dit_dir}", f"latents={cache}", "optim.steps=1",
                                                "optim.batch_size=4", "snapshots=[]", "threads=1"]))
     fd = {"kind": "proxy", "weights": str(proxy)}
     reference = work / "reference.safetensors"
@@ -112,9 +114,11 @@ def make_models(work: Path, data_root: Path) -> dict:
     return {**{k: str(v) for k, v in dirs.items()}, "dit_dir": str(dit_dir), "fd": fd, "reference": str(reference)}
 
 
-def data_overrides(root: Path) -> list[str]:
-    # Loader workers as a user at scale would use them (the imagefolder group's key); 2 on this 2-core machine.
-    return [f"data.root={root}", f"data.resolution={RESOLUTION}", "data.num_workers=2"]
+def data_settings(root: Path) -> dict:
+    """The workflow's `data` section for the generated folder. Loader workers as a user at scale would use them; 2 on
+    this 2-core machine."""
+    return {"name": "imagefolder", "root": str(root), "train_dir": "train", "val_dir": "val",
+            "resolution": RESOLUTION, "hflip": True, "num_workers": 2}
 
 
 def _kb(path: str, key: str) -> int:
@@ -141,10 +145,9 @@ def run_stage(src: Path, tree: str, stage: str, n: int, work: Path, models: dict
     out = work / "out" / f"{tree}_{stage}_{n}"
     for old in out.parent.glob(f"{out.name}.*"):  # a reference file left by an earlier run would be read, not made
         old.unlink()
-    args = {**models, "n": n, "out": str(out), "data": data_overrides(data_root)}
+    args = {**models, "n": n, "out": str(out), "data": data_settings(data_root)}
     (work / "out").mkdir(exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
-           "DIFFUSABILITY_HYDRA_DIR": str(src.parent / "config" / "hydra")}
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     with tempfile.TemporaryFile("w+") as log, \
             subprocess.Popen([sys.executable, "-c", RUNNER, stage, json.dumps(args)], env=env, stdout=subprocess.PIPE,
                              stderr=log, text=True) as proc:

@@ -9,7 +9,7 @@ import torch
 from diffusability.generation.adm import AdmSampleWriter, adm_reference_statistics
 from diffusability.generation.reference import ReferenceStatistics
 from diffusability.metrics.frechet import FeatureSpace, frechet_from_statistics, to_uint8
-from diffusability.runconfig import compose_run_config
+from diffusability.runconfig import run_config_by_hand
 
 
 def _images(n, shift=0.0, seed=0):
@@ -38,7 +38,7 @@ def test_adm_reference_batch_gives_the_distance_of_its_images(inception, tmp_pat
     npz = tmp_path / "VIRTUAL_tiny_labeled.npz"
     np.savez(npz, arr_0=np.zeros((12, 32, 32, 3), np.uint8), mu=real["mu"], sigma=real["sigma"], mu_s=np.zeros(3),
              sigma_s=np.eye(3))
-    data = compose_run_config("train_ae", ["out_dir=x"]).data
+    data = run_config_by_hand("train_ae", ["out_dir=x"]).data
     ref = ReferenceStatistics(tmp_path / "unused.safetensors", data, 12, inception, adm_reference=npz).get(space)
     direct = frechet_from_statistics(fake, real)
     assert direct > 0 and frechet_from_statistics(fake, ref) == direct

@@ -25,11 +25,11 @@ from diffusability.metrics.frechet import FeatureSpace, frechet_from_statistics
 from diffusability.metrics.proxy_features import train_proxy_net
 from diffusability.models.autoencoders import build_autoencoder
 from diffusability.provenance import atomic_write
-from diffusability.runconfig import compose_run_config
+from diffusability.runconfig import run_config_by_hand
 from diffusability.train.ae import save_final_autoencoder
 from diffusability.train.dit import train_dit
 
-DATA = compose_run_config("train_ae", ["out_dir=x"]).data
+DATA = run_config_by_hand("train_ae", ["out_dir=x"]).data
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_sample_noise_and_labels_do_not_depend_on_the_number_of_shards():
 def ae_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ae")
     torch.manual_seed(0)
-    cfg = compose_run_config("train_ae", [f"out_dir={out}", "model.latent_channels=4"])
+    cfg = run_config_by_hand("train_ae", [f"out_dir={out}", "model.latent_channels=4"])
     save_final_autoencoder(build_autoencoder("tiny", 4, 4).eval(), out)
     atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
     return out, cfg
@@ -174,7 +174,7 @@ def test_sampling_statistics_one_shard_and_three_shards_give_the_same_score(ae_r
     cache = tmp_path / "latents.safetensors"
     encode_training_latents(ae_dir, cache, num_latents=64, norm_samples=64, batch_size=32, seed=0, threads=1)
     dit_dir = tmp_path / "dit"
-    train_dit(compose_run_config("train_dit", [f"out_dir={dit_dir}", f"latents={cache}", "optim.steps=2",
+    train_dit(run_config_by_hand("train_dit", [f"out_dir={dit_dir}", f"latents={cache}", "optim.steps=2",
                                                "optim.batch_size=8", "snapshots=[]", "threads=1"]))
     ref = ReferenceStatistics(tmp_path / "ref.safetensors", DATA, 32, proxy)
     # 130 samples in batches of 8: shards start at multiples of 64 (the feature batch), as one pass's batches do.
@@ -206,9 +206,9 @@ def test_sampling_statistics_one_shard_and_three_shards_give_the_same_score(ae_r
 MEMORY_PROBE = textwrap.dedent("""
     import json, sys
     from diffusability.generation.reference import ReferenceStatistics
-    from diffusability.runconfig import compose_run_config
+    from diffusability.runconfig import run_config_by_hand
     num, fd, out = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
-    data = compose_run_config("train_ae", ["out_dir=x", "data.resolution=256"]).data
+    data = run_config_by_hand("train_ae", ["out_dir=x", "data.resolution=256"]).data
     ReferenceStatistics(out, data, num, fd, num_workers=0).get()
     # VmHWM, not getrusage: Linux carries ru_maxrss over from the (large) pytest process that spawned this one.
     print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:")))
