@@ -151,6 +151,9 @@ def check_zoo(config: dict) -> None:
     for i, model in enumerate(zoo["models"]):
         if model["name"] in seen:
             raise ConfigError(f"config key zoo.models[{i}].name repeats {model['name']!r}; each AE needs its own name")
+        if "__" in model["name"]:
+            raise ConfigError(f"config key zoo.models[{i}].name is {model['name']!r}, but '__' is reserved (it "
+                              "joins an AE's name to its fine-tunes': <name>__ft, <name>__se)")
         seen.add(model["name"])
         try:
             spec = read_spec(model["source"])
@@ -161,6 +164,8 @@ def check_zoo(config: dict) -> None:
             raise ConfigError(f"config key zoo.resolution is {zoo['resolution']}, not a multiple of {side} "
                               f"(spectrum.block x the {spec.spatial}x compression of zoo.models[{i}], "
                               f"{model['name']})")
+        if model.get("se"):
+            _check_zoo_finetune(config, i, model, spec)
     for key, builtin in (("image_data", "photos"), ("video_data", "clips")):
         if zoo["models"] and zoo[key] != builtin and not Path(zoo[key]).expanduser().is_dir():
             raise ConfigError(f"config key zoo.{key} is {zoo[key]!r}, neither {builtin} nor an existing folder")
@@ -168,3 +173,27 @@ def check_zoo(config: dict) -> None:
     if zoo["models"] and not any(abs(f - zoo["erase_fraction"]) < 1e-9 for f in fractions):
         raise ConfigError(f"config key zoo.erase_fraction is {zoo['erase_fraction']}, which is not one of "
                           f"erasure.fractions {fractions}")
+
+
+# The zoo classes the suite's AE trainer fine-tunes (train.ae: an image AE whose encoder gives a latent_dist and
+# whose folder models.autoencoders.load_autoencoder_folder loads).
+ZOO_FINETUNE_CLASSES = ("AutoencoderKL",)
+
+
+def _check_zoo_finetune(config: dict, i: int, model: dict, spec) -> None:
+    """`se: true` asks for the suite's pretrained-AE fine-tune (FT control and SE) of a zoo AE: only for classes
+    the trainer fine-tunes, and with a training latent that every se.factors entry divides."""
+    key = f"config key zoo.models[{i}].se"
+    if spec.kind == "video":
+        raise ConfigError(f"{key} is true, but {model['name']} is a video autoencoder ({spec.class_name}) and SE "
+                          "fine-tuning of zoo video AEs is not offered (use video.models with a pretrained folder)")
+    if spec.class_name not in ZOO_FINETUNE_CLASSES:
+        raise ConfigError(f"{key} is true, but {model['name']} is a {spec.class_name} and the suite's SE fine-tune "
+                          f"trains {', '.join(ZOO_FINETUNE_CLASSES)} only")
+    res = int(config["data"]["resolution"])
+    latent = res // spec.spatial
+    bad = [f for f in config["se"]["factors"] if res % spec.spatial or latent % int(f)]
+    if bad:
+        raise ConfigError(f"{key} is true, but data.resolution {res} (the fine-tune's training crops) over the "
+                          f"{spec.spatial}x compression of {model['name']} gives a latent of {res / spec.spatial:g}, "
+                          f"which se.factors {bad} does not divide")

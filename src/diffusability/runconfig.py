@@ -118,6 +118,19 @@ def finetune_run_config(view: dict, meta: dict, *, out_dir: str, init_from: str 
     return _from_settings(view, FINETUNE_SETTINGS, run)
 
 
+def zoo_finetune_run_config(config: dict, *, spatial: int, channels: int, variant: str, out_dir: str,
+                            init_from: str) -> dict:
+    """The FT control (`variant` ft) or SE fine-tune (se, at se.main_weight) of a zoo.models AutoencoderKL (issue
+    19): the suite's fine-tune of a pretrained AE (se.* settings, se.pretrained_kl_weight, the data section), started
+    from the zoo AE's own folder, with its compression and latent channels (read from its config.json)."""
+    se = config["se"]
+    meta = {"seed": 0, "channels": int(channels), "kl_weight": None, "se_mode": se["mode"],
+            "se_weight": 0.0 if variant == "ft" else float(se["main_weight"]),
+            "se_factor_list": [int(f) for f in se["factors"]]}
+    view = {**config, "ae": {**config["ae"], "compression": int(spatial)}}
+    return finetune_run_config(view, meta, out_dir=out_dir, init_from=init_from)
+
+
 def dit_run_config(view: dict, meta: dict, *, out_dir: str, latents: str) -> dict:
     """The run config of a DiT trained on the latent cache `latents` (`meta`: grid.dit_meta)."""
     table = VIDEO_DIT_SETTINGS if view.get("modality") == "video" else DIT_SETTINGS

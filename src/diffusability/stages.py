@@ -140,17 +140,19 @@ def merge_csvs_stage(inputs: list[str], out_csv: str) -> None:
     write_csv(out_csv, pd.concat([pd.read_csv(f) for f in inputs], ignore_index=True))
 
 
-def analyse_zoo_stage(*, source: str, name: str, settings: dict, threads: int, outputs: dict[str, str]) -> None:
-    """One AE of zoo.models (issue 19): analysis.zoo.analyse_source with the workflow's settings, its frames written
-    to `outputs` (keys spectrum, hf, erasure, reconstruction), every row labelled `name`."""
+def analyse_zoo_stage(*, source: str, name: str, settings: dict, fd: dict | None, columns: dict, threads: int,
+                      outputs: dict[str, str]) -> None:
+    """One AE of zoo.models or one of its fine-tunes (issue 19): analysis.zoo.analyse_source with the workflow's
+    settings and Fréchet feature space `fd`, its frames written to `outputs` (keys spectrum, hf, erasure,
+    reconstruction), every row labelled `name` and carrying `columns` (base, variant)."""
     import torch
 
     from .analysis.zoo import analyse_source
     torch.set_num_threads(threads)
-    spec, x, frames = analyse_source(source, label=name, **settings)
+    spec, x, frames = analyse_source(source, label=name, fd=fd, **settings)
     log.info("%s: %s, %s, inputs %s", name, spec.class_name, spec.kind, tuple(x.shape))
     for key, path in outputs.items():
-        write_csv(path, frames[key])
+        write_csv(path, frames[key].assign(**columns))
 
 
 # --- Latent diffusion (Fig. 1, Table 1) ----------------------------------------------------------------------------

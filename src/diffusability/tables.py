@@ -139,8 +139,14 @@ def ae_zoo_table(hf_csv: str, recon_csv: str, erasure_csv: str, out_md: str, out
                  erase_fraction: float = 0.5) -> None:
     """The AE-zoo table (issue 19): every analysed autoencoder's geometry, latent vs RGB HF share, reconstruction
     and the PSNR left after erasing `erase_fraction` of the latent spectrum (paper Sec. 2 and Fig. 5)."""
-    from .analysis.zoo import zoo_summary
+    from .analysis.zoo import FD_COLUMNS, zoo_summary
     table = zoo_summary(read_tidy(hf_csv, "hf"), read_tidy(recon_csv, "reconstruction"),
                         read_tidy(erasure_csv, "erasure"), erase_fraction)
-    render_table(table, out_md, out_tex, "How diffusable is each autoencoder: latent HF share beside RGB's, "
-                 f"reconstruction, and PSNR after erasing {erase_fraction:.0%} of the zigzag spectrum")
+    caption = ("How diffusable is each autoencoder: latent HF share beside RGB's, reconstruction, and PSNR after "
+               f"erasing {erase_fraction:.0%} of the zigzag spectrum")
+    fd_cols = [c for c in FD_COLUMNS if c in table]
+    if fd_cols:  # say how few samples the distance rests on instead of letting it pass for a paper-size rFID
+        n = ", ".join(str(v) for v in sorted(table["num_images"].dropna().astype(int).unique()))
+        caption += (f". {'/'.join(fd_cols)} is over {n} images (or clips) per AE: far fewer than the 50K of a "
+                    "paper rFID, so it is biased upward and noisy; compare AEs only at the same n")
+    render_table(table, out_md, out_tex, caption)

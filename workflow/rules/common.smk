@@ -7,7 +7,9 @@ from diffusability.checks import check_config_files, check_inputs_exist, check_o
 from diffusability.grid import (ae_grid, all_runs, dit_grid, dit_meta, main_variants, run_meta, video_runs,
                                 video_views, view_of)
 from diffusability.paper_map import items_of, load_paper_map
-from diffusability.runconfig import ae_run_config, dit_run_config, finetune_run_config, import_run_config
+from diffusability.models.zoo import read_spec
+from diffusability.runconfig import (ae_run_config, dit_run_config, finetune_run_config, import_run_config,
+                                     zoo_finetune_run_config)
 from diffusability.workflow_config import ConfigError, check_config, load_schema, scale_overlay
 
 try:
@@ -61,8 +63,13 @@ _i3d = config["video"]["metrics"]["i3d_weights"]
 FD_VIDEO = ({"kind": "i3d", "weights": _i3d} if _i3d
             else {"kind": "video_proxy", "weights": f"{R}/features/video_proxy.safetensors"})
 # "How diffusable is my autoencoder?" (issue 19): the AEs of zoo.models, by name; their figure and table only when
-# there are any.
+# there are any. Every analysed AE (the `ae` wildcard): each zoo AE, and for an entry with `se: true` its FT control
+# and SE fine-tune `<name>__ft` / `<name>__se` (trained into results/<scale>/zoo/<that>/), side by side.
 ZOO = {m["name"]: m["source"] for m in config["zoo"]["models"]}
+ZOO_SPECS = {name: read_spec(source) for name, source in ZOO.items()}  # config.json only (check_zoo read them)
+ZOO_RUNS = {name: {"base": name, "variant": "vanilla"} for name in ZOO}
+ZOO_RUNS.update({f"{m['name']}__{v}": {"base": m["name"], "variant": v}
+                 for m in config["zoo"]["models"] if m.get("se") for v in ("ft", "se")})
 THREADS = config["threads"]  # fixed per scale, not workflow.cores: part of what makes CPU results bitwise repeatable
 
 SUBMITIT = config["launcher"] == "submitit"  # trainings then go to Slurm via submitit, waited on by a local rule
@@ -221,6 +228,26 @@ def zoo_settings():
             "fractions": config["erasure"]["fractions"], "batch_size": z["batch_size"], "device": config["device"]}
 
 
+def zoo_source(ae):
+    """What analyse_zoo_ae loads: the zoo AE's source, or the folder its fine-tune was saved to."""
+    run = ZOO_RUNS[ae]
+    return ZOO[run["base"]] if run["variant"] == "vanilla" else f"{R}/zoo/{ae}/ae"
+
+
+def zoo_fd(ae):
+    """Feature space of a zoo AE's reconstruction Fréchet distance: the main evaluation's (FD, or FD_VIDEO for a
+    video AE), so the zoo's rfid/rfid_proxy reads like reconstruction.csv's."""
+    return FD_VIDEO if ZOO_SPECS[ZOO_RUNS[ae]["base"]].kind == "video" else FD
+
+
+def zoo_finetune_run(name, variant):
+    """Run config of the FT control or SE fine-tune of zoo AE `name` (runconfig.zoo_finetune_run_config)."""
+    spec = ZOO_SPECS[name]
+    return zoo_finetune_run_config(config, spatial=spec.spatial, channels=spec.latent_channels, variant=variant,
+                                   out_dir=f"{R}/zoo/{name}__{variant}",
+                                   init_from=os.path.join(spec.folder, spec.subfolder) if spec.subfolder else spec.folder)
+
+
 def zoo_csvs(name):
     """Input function: the per-AE `name` CSVs of every zoo.models AE; asking for the zoo's figure or table with no
     AE configured is one sentence naming the key, not an empty table."""
@@ -229,6 +256,6 @@ def zoo_csvs(name):
         if not ZOO:
             raise WorkflowError("config key zoo.models is empty: list at least one autoencoder ({name, source}) to "
                                 "build the AE-zoo figure and table")
-        return expand(f"{R}/zoo/{{ae}}/{name}.csv", ae=ZOO)
+        return expand(f"{R}/zoo/{{ae}}/{name}.csv", ae=ZOO_RUNS)
 
     return inputs

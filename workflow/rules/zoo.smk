@@ -1,10 +1,38 @@
 # "How diffusable is my autoencoder?" (issue 19): every AE of zoo.models (any diffusers AE folder or cached hub id)
-# analysed as the paper analyses its own (latent spectrum beside RGB, HF share, HF erasure, reconstruction), one job
-# per AE, merged into tidy CSVs, then one figure (Fig. 2 style) and one table. Nothing here runs while zoo.models
-# is empty.
+# analysed as the paper analyses its own (latent spectrum beside RGB, HF share, HF erasure, reconstruction with
+# rFID or its proxy in the main evaluation's feature space), one job per AE, merged into tidy CSVs, then one figure
+# (Fig. 2 style) and one table. An entry with `se: true` (an AutoencoderKL) is also fine-tuned by the suite's
+# pretrained-AE fine-tune, as the FT control and with SE, and both fine-tunes are analysed beside it. Nothing here
+# runs while zoo.models is empty.
+
+
+rule finetune_zoo_ae:
+    output:
+        weights=f"{R}/zoo/{{ae}}__{{variant}}/ae/diffusion_pytorch_model.safetensors",
+    log:
+        f"logs/{SCALE}/finetune_zoo_ae/{{ae}}__{{variant}}.log",
+    benchmark:
+        f"benchmarks/{SCALE}/finetune_zoo_ae/{{ae}}__{{variant}}.tsv"
+    wildcard_constraints:
+        variant="ft|se",
+    params:
+        run_config=lambda w: zoo_finetune_run(w.ae, w.variant),
+        overrides=config["ae"]["overrides"] + config["se"]["overrides"],
+    priority: TABLES_PRIORITY
+    threads: THREADS
+    localrule: SUBMITIT
+    resources:
+        **res("finetune_se"),
+        **LAUNCH,
+    script:
+        "../scripts/train_ae.py"
 
 
 rule analyse_zoo_ae:
+    input:
+        features=lambda w: zoo_fd(w.ae)["weights"],
+        finetuned=lambda w: ([] if ZOO_RUNS[w.ae]["variant"] == "vanilla"
+                             else f"{zoo_source(w.ae)}/diffusion_pytorch_model.safetensors"),
     output:
         spectrum=f"{R}/zoo/{{ae}}/spectrum.csv",
         hf=f"{R}/zoo/{{ae}}/hf_share.csv",
@@ -15,8 +43,10 @@ rule analyse_zoo_ae:
     benchmark:
         f"benchmarks/{SCALE}/zoo/{{ae}}.tsv"
     params:
-        source=lambda w: ZOO[w.ae],
+        source=lambda w: zoo_source(w.ae),
         settings=zoo_settings(),
+        fd=lambda w: zoo_fd(w.ae),
+        columns=lambda w: ZOO_RUNS[w.ae],
     threads: THREADS
     resources:
         **res("analyse_zoo_ae"),

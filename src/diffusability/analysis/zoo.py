@@ -15,12 +15,15 @@ import pandas as pd
 import torch
 
 from ..dct import erase_high_frequencies
+from ..metrics.frechet import frechet_distance, metric_name
 from ..models.zoo import NotAnAutoencoderError, ZooAutoencoder
 from .hf_share import hf_share_table
 from .perceptual import psnr, ssim
 from .spectra import rgb_at_latent_size, rgb_video_at_latent_size, spectra_of
 
-__all__ = ["zoo_inputs", "default_frames", "analyse_autoencoder"]
+__all__ = ["zoo_inputs", "default_frames", "analyse_autoencoder", "analyse_source", "zoo_summary", "FD_COLUMNS"]
+# The reconstruction Fréchet distances a zoo row may carry (metrics.frechet.metric_name of each feature space).
+FD_COLUMNS = ("rfid", "rfid_proxy", "rfvd", "rfvd_proxy")
 
 
 def default_frames(temporal: int) -> int:
@@ -82,7 +85,7 @@ def _check_shape(zae: ZooAutoencoder, x: torch.Tensor, z: torch.Tensor) -> None:
 @torch.no_grad()
 def analyse_autoencoder(zae: ZooAutoencoder, x: torch.Tensor, *, block: int, normalization: str = "dc_mean",
                         latent: str = "sample", fractions=(0.0, 0.25, 0.5, 0.75, 0.9), batch_size: int = 8,
-                        hf_exclude_dc: bool = True, seed: int = 0) -> dict[str, pd.DataFrame]:
+                        hf_exclude_dc: bool = True, seed: int = 0, fd: dict | None = None) -> dict[str, pd.DataFrame]:
     """Spectra, HF shares, erasure curve and reconstruction of one AE on images or clips `x` in [-1, 1].
 
     Returns tidy frames, each row led by the AE's columns (ae, ae_class, kind, spatial/temporal_compression,
@@ -92,7 +95,10 @@ def analyse_autoencoder(zae: ZooAutoencoder, x: torch.Tensor, *, block: int, nor
       erasure:        method (latent | rgb), erase_fraction, psnr, ssim (vs the input), psnr_vs_clean (vs the
                       decode of the untouched latent; for RGB vs the image), psnr_drop
       reconstruction: psnr, ssim (decode of the posterior mode vs the input, per frame), num_images, latent_mean,
-                      latent_std (of the normalised latent)
+                      latent_std (of the normalised latent); with `fd` ({"kind", "weights"}, as the main
+                      reconstruction table's: metrics.frechet) also the reconstruction Fréchet distance between the
+                      decodes and the inputs, named by metrics.frechet.metric_name (rfid | rfid_proxy for images,
+                      rfvd | rfvd_proxy for clips), over `num_images` images or clips
 
     latent: "sample" (what diffusion trains on; the suite's default) or "mean" (the posterior mode) for the spectrum;
     reconstruction and erasure always decode the mode. The latent size must be a multiple of `block`.
@@ -129,6 +135,9 @@ def analyse_autoencoder(zae: ZooAutoencoder, x: torch.Tensor, *, block: int, nor
     clean_img = _frames_as_images(clean)
     recon = {"psnr": float(psnr(clean_img, x_img).mean()), "ssim": float(ssim(clean_img, x_img).mean()),
              "num_images": len(x), "latent_mean": float(z_mode.mean()), "latent_std": float(z_mode.std())}
+    if fd is not None:  # the suite's feature space (evaluate_reconstruction's): one distance, whole clips for video
+        recon[metric_name(fd["kind"], "rfid")] = frechet_distance(clean, x.float().cpu(), fd["kind"], fd["weights"],
+                                                                  cuda=zae.device.type == "cuda")
     rows = []
     for f in sorted(fractions):
         rec = _frames_as_images(clean if f == 0 else decode(erase_high_frequencies(z_mode, block, f)))
@@ -149,14 +158,15 @@ def analyse_autoencoder(zae: ZooAutoencoder, x: torch.Tensor, *, block: int, nor
 def analyse_source(source, *, data="auto", num: int, resolution: int, frames: int | None = None, block: int,
                    normalization: str = "dc_mean", latent: str = "sample", fractions=(0.0, 0.25, 0.5, 0.75, 0.9),
                    batch_size: int = 8, hf_exclude_dc: bool = True, device: str = "auto", seed: int = 0,
-                   label: str | None = None):
+                   label: str | None = None, fd: dict | None = None):
     """Load the AE at `source` (folder or cached hub id) and analyse it. Returns (spec, inputs, frames of
     analyse_autoencoder).
 
     data: photos | clips | a folder, or a mapping {"image": ..., "video": ...} picked by the AE's kind (a workflow
     configures both before it knows each AE's kind); "auto": photos for an image AE, clips for a video AE.
     label: the `ae` column (default: `source` as given). The config is read before anything heavy, so a bad folder
-    fails at once; clips get `frames` frames (default_frames of the AE's temporal compression when None)."""
+    fails at once; clips get `frames` frames (default_frames of the AE's temporal compression when None).
+    fd: the feature space of the reconstruction Fréchet distance (see analyse_autoencoder); None: none computed."""
     from dataclasses import replace
 
     from ..models.zoo import load_zoo_autoencoder, read_spec
@@ -171,14 +181,17 @@ def analyse_source(source, *, data="auto", num: int, resolution: int, frames: in
         zae.spec = spec = replace(spec, name=str(label))
     return spec, x, analyse_autoencoder(zae, x, block=block, normalization=normalization, latent=latent,
                                         fractions=fractions, batch_size=batch_size, hf_exclude_dc=hf_exclude_dc,
-                                        seed=seed)
+                                        seed=seed, fd=fd)
 
 
 def zoo_summary(hf: pd.DataFrame, reconstruction: pd.DataFrame, erasure: pd.DataFrame,
                 erase_fraction: float = 0.5) -> pd.DataFrame:
     """One row per AE (the AE-zoo table): geometry, latent and RGB HF share and their ratio, reconstruction
-    PSNR/SSIM, and the PSNR left after erasing `erase_fraction` of the latent's (and RGB's) zigzag spectrum."""
+    PSNR/SSIM (and rFID or its proxy where measured, with the number of images it is over), and the PSNR left after
+    erasing `erase_fraction` of the latent's (and RGB's) zigzag spectrum. Rows with `base`/`variant` columns (a zoo
+    AE and its FT / SE fine-tunes) come side by side: AE, +FT, +SE."""
     id_cols = ["ae", "ae_class", "kind", "spatial_compression", "temporal_compression", "latent_channels"]
+    id_cols += [c for c in ("base", "variant") if c in hf]
     share = hf.pivot_table(index=id_cols, columns="source", values="hf_share").reset_index()
     share = share.rename(columns={"latent": "hf_share_latent", "rgb": "hf_share_rgb"})
     share["hf_ratio"] = share["hf_share_latent"] / share["hf_share_rgb"]
@@ -187,6 +200,13 @@ def zoo_summary(hf: pd.DataFrame, reconstruction: pd.DataFrame, erasure: pd.Data
     lat = at[at.method == "latent"][id_cols + ["psnr_vs_clean"]].rename(
         columns={"psnr_vs_clean": f"erase{tag}_psnr_latent"})
     rgb = at[at.method == "rgb"][id_cols + ["psnr"]].rename(columns={"psnr": f"erase{tag}_psnr_rgb"})
-    rec = reconstruction[id_cols + ["psnr", "ssim"]]
+    fd_cols = [c for c in FD_COLUMNS if c in reconstruction and reconstruction[c].notna().any()]
+    rec = reconstruction[id_cols + ["psnr", "ssim", *fd_cols] + (["num_images"] if fd_cols else [])]
     out = share.merge(rec, on=id_cols, how="left").merge(lat, on=id_cols, how="left")
-    return out.merge(rgb, on=id_cols, how="left")
+    out = out.merge(rgb, on=id_cols, how="left")
+    if "variant" in out:  # each zoo AE, then its FT control and SE fine-tune
+        order = {"vanilla": 0, "ft": 1, "se": 2}
+        bases = list(dict.fromkeys(out["base"]))
+        out = out.sort_values(["base", "variant"], key=lambda s: s.map(bases.index) if s.name == "base"
+                              else s.map(order), kind="stable").reset_index(drop=True)
+    return out

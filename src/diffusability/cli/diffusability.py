@@ -3,12 +3,19 @@
     python -m diffusability.cli.diffusability path/to/vae --data photos
     python -m diffusability.cli.diffusability black-forest-labs/FLUX.1-dev --data ~/my_images --num-images 64
     python -m diffusability.cli.diffusability path/to/wan_vae --data clips --device cuda --out results/wan
+    python -m diffusability.cli.diffusability path/to/vae --inception path/to/pt_inception-2015-12-05.pth
 
 `path/to/vae` is a diffusers folder (or a pipeline folder with a `vae/` sub-folder), or a hub id already in the
 local Hugging Face cache (nothing is downloaded). It prints the HF share of the AE's latents beside RGB at the
 latent's size (paper Sec. 2), its reconstruction PSNR/SSIM and its HF-erasure curve (Fig. 5), and writes
 spectrum.csv, hf_share.csv, erasure.csv, reconstruction.csv, spectrum.{pdf,png} (Fig. 2 style) and provenance.json
 into --out. Heavy imports (torch, diffusers, matplotlib) wait until the arguments are read.
+
+The reconstruction Fréchet distance needs a feature network, and nothing is downloaded: with --inception (the FID
+Inception-v3 weights torch-fidelity uses) it is rFID, with --i3d (an Inception-I3D state dict) for a video AE rFVD,
+with --proxy the offline proxy network a workflow run trained (results/<scale>/features/proxy.safetensors, or
+video_proxy.safetensors for a video AE) rfid_proxy / rfvd_proxy, the names the workflow's tables use. With none of
+them the column is left out and one printed line says so: a number in an untrained feature space would mean nothing.
 """
 from __future__ import annotations
 
@@ -39,10 +46,64 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", default=None, help="output folder (default: diffusability_<AE folder name>)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--seed", type=int, default=0, help="seed of the posterior samples")
+    p.add_argument("--inception", default=None, help="FID Inception-v3 weights file (torch-fidelity's): rFID of an "
+                   "image AE's reconstructions")
+    p.add_argument("--i3d", default=None, help="Inception-I3D state dict: rFVD of a video AE's reconstructions")
+    p.add_argument("--proxy", default=None, help="the workflow's proxy feature net (results/<scale>/features/"
+                   "proxy.safetensors, or video_proxy.safetensors for a video AE): rfid_proxy / rfvd_proxy")
     return p.parse_args(argv)
 
 
-def _report(spec, data: str, x, frames: dict) -> str:
+FD_WORDS = {"inception": "FID's Inception-v3", "proxy": "the workflow's proxy net",
+            "i3d": "Inception-I3D", "video_proxy": "the workflow's video proxy net"}
+
+
+def feature_space(args: argparse.Namespace, kind: str) -> dict | None:
+    """The {kind, weights} of the reconstruction Fréchet distance the options ask for (None: none given); a file
+    that is missing, or meant for the other kind of AE, is one sentence naming the option."""
+    image, video = args.inception, args.i3d
+    if kind == "image" and video or kind == "video" and image:
+        wrong, right = ("--i3d", "--inception") if kind == "image" else ("--inception", "--i3d")
+        raise ValueError(f"{wrong} is for {'video' if kind == 'image' else 'image'} autoencoders; this is an {kind} "
+                         f"autoencoder (use {right} or --proxy)")
+    given = [(k, v) for k, v in (("inception", image), ("i3d", video), ("proxy", args.proxy)) if v]
+    if len(given) > 1:
+        raise ValueError(f"give one of --inception, --i3d and --proxy, not {' and '.join('--' + k for k, _ in given)}")
+    if not given:
+        return None
+    name, path = given[0]
+    if not Path(path).expanduser().is_file():
+        raise FileNotFoundError(f"--{name} {path} is not a file")
+    if name != "proxy":
+        return {"kind": name, "weights": str(Path(path).expanduser())}
+    import json
+
+    from safetensors import safe_open
+    try:
+        with safe_open(str(Path(path).expanduser()), "pt") as f:
+            video_net = bool(json.loads(f.metadata()["meta"]).get("video"))
+    except (OSError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"--proxy {path} is not a proxy feature net the workflow trained ({err})") from err
+    if video_net != (kind == "video"):
+        raise ValueError(f"--proxy {path} is the {'video' if video_net else 'image'} proxy net, but this is an {kind} "
+                         f"autoencoder (use results/<scale>/features/{'video_' if kind == 'video' else ''}"
+                         "proxy.safetensors)")
+    return {"kind": "video_proxy" if video_net else "proxy", "weights": str(Path(path).expanduser())}
+
+
+def _fd_line(spec, rec, fd: dict | None) -> str:
+    if fd is None:
+        opts = "--inception (FID's Inception-v3 weights)" if spec.kind == "image" else "--i3d (an I3D state dict)"
+        return (f"  rFID: not computed: no feature network given; pass {opts} or --proxy (the proxy net of a "
+                "workflow run, results/<scale>/features/) for a reconstruction Fréchet distance (nothing is downloaded)")
+    from ..metrics.frechet import metric_name
+    col = metric_name(fd["kind"], "rfid")
+    what = "clips" if spec.kind == "video" else "images"
+    return (f"  {col}: {rec[col]:.3f} ({FD_WORDS[fd['kind']]}, over {int(rec.num_images)} {what}: few for a "
+            "Fréchet distance, so biased upward; compare AEs only at the same number)")
+
+
+def _report(spec, data: str, x, frames: dict, fd: dict | None = None) -> str:
     hf = frames["hf"].set_index("source")["hf_share"]
     rec = frames["reconstruction"].iloc[0]
     geo = f"{spec.temporal}x time, {spec.spatial}x space" if spec.kind == "video" else f"{spec.spatial}x"
@@ -58,6 +119,7 @@ def _report(spec, data: str, x, frames: dict) -> str:
         f"  HF share (AC energy in the top half of the zigzag spectrum): latent {hf['latent']:.4f}, "
         f"RGB at the latent's size {hf['rgb']:.4f} ({ratio:.2f}x)",
         f"  reconstruction: PSNR {rec.psnr:.2f} dB, SSIM {rec.ssim:.4f}",
+        _fd_line(spec, rec, fd),
         f"  HF erasure, PSNR (dB) vs the clean decode by fraction erased: latent {curve}; RGB {rgb_curve}",
     ])
 
@@ -66,7 +128,7 @@ def run(args: argparse.Namespace) -> Path:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: this command never downloads
     t0 = time.perf_counter()
     from ..models.zoo import read_spec
-    read_spec(args.source)  # a bad folder fails here, before torch's and diffusers' imports
+    fd = feature_space(args, read_spec(args.source).kind)  # a bad folder or file fails here, before torch's imports
     fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
 
     from ..analysis.zoo import analyse_source
@@ -75,7 +137,7 @@ def run(args: argparse.Namespace) -> Path:
     spec, x, out = analyse_source(args.source, data=args.data, num=args.num_images, resolution=args.resolution,
                                   frames=args.frames, block=args.block, normalization=args.normalization,
                                   latent=args.latent, fractions=fractions, batch_size=args.batch_size,
-                                  device=args.device, seed=args.seed)
+                                  device=args.device, seed=args.seed, fd=fd)
     data = args.data if args.data != "auto" else ("photos" if spec.kind == "image" else "clips")
     dest = Path(args.out or f"diffusability_{Path(str(args.source)).name}")
     for name, df in (("spectrum", out["spectrum"]), ("hf_share", out["hf"]), ("erasure", out["erasure"]),
@@ -85,7 +147,7 @@ def run(args: argparse.Namespace) -> Path:
     frames = x.shape[2] if x.ndim == 5 else None
     write_provenance(dest / "provenance.json", {**vars(args), "data": data, "frames": frames,
                                                 "spec": spec.columns()}, seed=args.seed)
-    print(_report(spec, data, x, out))
+    print(_report(spec, data, x, out, fd))
     print(f"  wrote {dest}/ (spectrum, hf_share, erasure, reconstruction CSVs; spectrum.pdf/png) "
           f"in {time.perf_counter() - t0:.1f} s")
     return dest

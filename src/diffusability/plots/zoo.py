@@ -1,7 +1,8 @@
 """The AE-zoo figure (issue 19): every analysed autoencoder's latent spectrum beside RGB at its latent's size, in
 the style of paper Fig. 2 (normalised amplitude vs zigzag frequency index, log scale), with a second panel along
 time when any AE is a video AE. One colour per AE; its RGB reference is the dashed line of the same colour (each AE
-has its own latent size, hence its own RGB reference).
+has its own latent size, hence its own RGB reference); its FT control and SE fine-tune, when asked for, are dotted
+and dash-dotted lines of its colour.
 """
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import pandas as pd
 
 from .lines import mean_sd_line, plt, theme, viridis
 from .spectra import save_figure
+
+
+# A zoo AE and its fine-tunes share a colour; the line tells them apart (paper Fig. 4's vanilla / FT / SE).
+VARIANT_STYLE = {"vanilla": {"marker": "o"}, "ft": {"marker": "s", "ls": ":"}, "se": {"marker": "^", "ls": "-."}}
 
 
 def ae_label(row) -> str:
@@ -28,7 +33,13 @@ def fig_ae_zoo(spectrum: pd.DataFrame, outputs: list[str | Path], log_amplitude:
     """
     df = spectrum.copy()
     df["axis"] = df["axis"].fillna("space") if "axis" in df else "space"
+    if "base" not in df:  # rows of the CLI or the package API: each AE on its own
+        df["base"], df["variant"] = df["ae"], "vanilla"
     aes = list(dict.fromkeys(df["ae"]))
+    bases = list(dict.fromkeys(df["base"]))
+    base_of = df.drop_duplicates("ae").set_index("ae")["base"]
+    variant_of = df.drop_duplicates("ae").set_index("ae")["variant"]
+    colors = dict(zip(bases, viridis(len(bases)) if len(bases) > 1 else ["C0"]))
     labels = {ae: ae_label(df[df.ae == ae].iloc[0]) for ae in aes}
     if hf is not None and len(hf):
         share = hf.set_index(["ae", "source"])["hf_share"]
@@ -40,14 +51,15 @@ def fig_ae_zoo(spectrum: pd.DataFrame, outputs: list[str | Path], log_amplitude:
                                  layout="constrained")
         for ax, axis in zip(axes[0], axes_names):
             sub = df[df["axis"] == axis]
-            for ae, color in zip(aes, viridis(len(aes)) if len(aes) > 1 else ["C0"]):
-                one = sub[sub.ae == ae]
+            for ae in aes:
+                one, color, variant = sub[sub.ae == ae], colors[base_of[ae]], variant_of[ae]
                 if one.empty:
                     continue
-                mean_sd_line(ax, one[one.source == "latent"], "freq_index", "amplitude", color=color, marker="o",
-                             label=labels[ae])
-                mean_sd_line(ax, one[one.source == "rgb"], "freq_index", "amplitude", color=color, dashes=(2, 2),
-                             lw=1.0)
+                mean_sd_line(ax, one[one.source == "latent"], "freq_index", "amplitude", color=color,
+                             **VARIANT_STYLE[variant], label=labels[ae])
+                if variant == "vanilla":  # the fine-tunes see the same images: one RGB reference per zoo AE
+                    mean_sd_line(ax, one[one.source == "rgb"], "freq_index", "amplitude", color=color,
+                                 dashes=(2, 2), lw=1.0)
             ax.plot([], [], "--", color=".3", lw=1.0, label="dashed: RGB at the latent's size")
             if log_amplitude:
                 ax.set_yscale("log")
