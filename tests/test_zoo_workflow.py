@@ -5,15 +5,18 @@ import re
 
 import pandas as pd
 import pytest
+import torch
+import yaml
 
 from conftest import copy_workflow, snakemake, write_ae_config
 
 TWINS = {"twin-kl": "AutoencoderKL", "twin-cogvideox": "AutoencoderKLCogVideoX"}  # an image and a video AE
 
 
-def _zoo_config(path, models: dict) -> str:
-    lines = ["zoo:", "  models:"] + [f"    - {{name: {name}, source: '{src}'}}" for name, src in models.items()]
-    path.write_text("\n".join(lines) + "\n")
+def _zoo_config(path, models: dict, se=(), extra: str = "") -> str:
+    lines = ["zoo:", "  models:"] + [f"    - {{name: {name}, source: '{src}'" + (", se: true}" if name in se else "}")
+                                     for name, src in models.items()]
+    path.write_text("\n".join(lines) + "\n" + extra)
     return str(path)
 
 
@@ -23,21 +26,45 @@ def _md_table(path) -> pd.DataFrame:
     return pd.DataFrame(rows[1:], columns=rows[0])
 
 
-@pytest.mark.slow  # a real Snakemake run: two small random-initialised AEs analysed, merged, drawn and tabled
+@pytest.mark.slow  # a real Snakemake run: two small random-initialised AEs analysed, the image one also fine-tuned
 def test_two_zoo_aes_through_the_dag_make_the_table_and_the_figure(tmp_path):
+    # twin-kl asks for the SE fine-tune (se: true): its FT control and SE fine-tune (2 steps each) are analysed too
+    from safetensors.torch import load_file
+
     from test_zoo import build_twin
     (tmp_path / "wf").mkdir()
     wf = copy_workflow(tmp_path / "wf")
     for name, cls in TWINS.items():
         build_twin(cls).save_pretrained(tmp_path / "aes" / name)
-    cfg = _zoo_config(tmp_path / "zoo.yaml", {n: tmp_path / "aes" / n for n in TWINS})
+    cfg = _zoo_config(tmp_path / "zoo.yaml", {n: tmp_path / "aes" / n for n in TWINS}, se=("twin-kl",),
+                      extra="se: {steps: 2, checkpoint_every: 1}\n")
     proc = snakemake(wf, "tab_ae_zoo", "fig_ae_zoo", "--config", "scale=smoke", "--configfile", cfg)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M)
-    assert sorted(jobs) == sorted(["analyse_zoo_ae"] * 2 + ["collect_zoo", "fig_ae_zoo", "tab_ae_zoo"])
+    # no Inception weights at smoke: the rFID proxy's feature nets (image and video) are trained in the DAG
+    assert sorted(jobs) == sorted(["analyse_zoo_ae"] * 4 + ["finetune_zoo_ae"] * 2 + [
+        "dataset_manifest", "proxy_features", "video_proxy_features", "collect_zoo", "fig_ae_zoo", "tab_ae_zoo"])
 
-    table = _md_table(wf / "paper_figures" / "smoke" / "tab_ae_zoo.md").set_index("ae")
-    assert set(table.index) == set(TWINS)
+    md = (wf / "paper_figures" / "smoke" / "tab_ae_zoo.md").read_text()
+    assert "rfid_proxy/rfvd_proxy is over 2 images (or clips) per AE" in md.splitlines()[0]
+    table = _md_table(wf / "paper_figures" / "smoke" / "tab_ae_zoo.md")
+    # the AE, its FT control and its SE fine-tune side by side, then the video AE
+    assert list(table["ae"]) == ["twin-kl", "twin-kl__ft", "twin-kl__se", "twin-cogvideox"]
+    assert list(table["variant"]) == ["vanilla", "ft", "se", "vanilla"]
+    assert set(table["base"]) == set(TWINS) and (table["ae_class"][:3] == "AutoencoderKL").all()
+    assert all(float(v) > 0 for v in table["rfid_proxy"][:3]) and float(table["rfvd_proxy"].iloc[3]) > 0
+    assert set(table["rfid_proxy"][3:]) == {"–"} and set(table["rfvd_proxy"][:3]) == {"–"}
+    results = wf / "results" / "smoke"
+    original = load_file(tmp_path / "aes" / "twin-kl" / "diffusion_pytorch_model.safetensors")
+    for variant, weight in (("ft", 0.0), ("se", 1.0)):  # smoke's se.main_weight
+        run = results / "zoo" / f"twin-kl__{variant}"
+        run_cfg = yaml.safe_load((run / "config.yaml").read_text())  # the run config the trainer saved
+        assert run_cfg["init_from"] == str(tmp_path / "aes" / "twin-kl") and run_cfg["se"]["weight"] == weight
+        assert run_cfg["optim"]["steps"] == 2 and run_cfg["model"]["compression"] == 4
+        tuned = load_file(run / "ae" / "diffusion_pytorch_model.safetensors")
+        assert tuned.keys() == original.keys()
+        assert any(not torch.equal(tuned[k], original[k]) for k in original), variant  # it trained
+    table = table.set_index("ae")
     assert {"ae_class", "kind", "spatial_compression", "temporal_compression", "latent_channels", "hf_share_latent",
             "hf_share_rgb", "psnr", "erase05_psnr_latent"} <= set(table.columns)
     assert table.loc["twin-kl", "ae_class"] == "AutoencoderKL" and table.loc["twin-kl", "kind"] == "image"
@@ -47,14 +74,14 @@ def test_two_zoo_aes_through_the_dag_make_the_table_and_the_figure(tmp_path):
     assert "AutoencoderKLCogVideoX" in (wf / "paper_figures" / "smoke" / "tab_ae_zoo.tex").read_text()
     for ext in ("pdf", "png"):
         assert (wf / "paper_figures" / "smoke" / f"fig_ae_zoo.{ext}").stat().st_size > 10_000
-    results = wf / "results" / "smoke"
     spectra = pd.read_csv(results / "zoo_spectra.csv")
-    assert set(spectra["ae"]) == set(TWINS) and set(spectra["source"]) == {"latent", "rgb"}
+    analysed = set(TWINS) | {"twin-kl__ft", "twin-kl__se"}
+    assert set(spectra["ae"]) == analysed and set(spectra["source"]) == {"latent", "rgb"}
     assert set(spectra[spectra.ae == "twin-cogvideox"]["axis"]) == {"space", "time"}
     for name in ("zoo_hf", "zoo_erasure", "zoo_reconstruction"):
         df = pd.read_csv(results / f"{name}.csv")
-        assert set(df["ae"]) == set(TWINS) and {"ae_class", "spatial_compression", "temporal_compression"} <= set(
-            df.columns), name
+        assert set(df["ae"]) == analysed and {"ae_class", "spatial_compression", "temporal_compression", "base",
+                                              "variant"} <= set(df.columns), name
     assert (wf / "logs" / "smoke" / "zoo" / "twin-kl.log").exists()
     assert (wf / "benchmarks" / "smoke" / "zoo" / "twin-cogvideox.tsv").exists()
 

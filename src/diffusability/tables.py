@@ -149,4 +149,6 @@ def ae_zoo_table(hf_csv: str, recon_csv: str, erasure_csv: str, out_md: str, out
         n = ", ".join(str(v) for v in sorted(table["num_images"].dropna().astype(int).unique()))
         caption += (f". {'/'.join(fd_cols)} is over {n} images (or clips) per AE: far fewer than the 50K of a "
                     "paper rFID, so it is biased upward and noisy; compare AEs only at the same n")
+        for c in fd_cols:  # an image AE has no rFVD, a video AE no rFID: a dash, not "nan"
+            table[c] = table[c].astype(object).where(table[c].notna(), None)
     render_table(table, out_md, out_tex, caption)

@@ -204,9 +204,9 @@ def zoo_summary(hf: pd.DataFrame, reconstruction: pd.DataFrame, erasure: pd.Data
     rec = reconstruction[id_cols + ["psnr", "ssim", *fd_cols] + (["num_images"] if fd_cols else [])]
     out = share.merge(rec, on=id_cols, how="left").merge(lat, on=id_cols, how="left")
     out = out.merge(rgb, on=id_cols, how="left")
-    if "variant" in out:  # each zoo AE, then its FT control and SE fine-tune
+    if "variant" in out:  # each zoo AE in the order listed, then its FT control and SE fine-tune
         order = {"vanilla": 0, "ft": 1, "se": 2}
-        bases = list(dict.fromkeys(out["base"]))
+        bases = list(dict.fromkeys(hf["base"]))
         out = out.sort_values(["base", "variant"], key=lambda s: s.map(bases.index) if s.name == "base"
                               else s.map(order), kind="stable").reset_index(drop=True)
     return out
