@@ -314,3 +314,105 @@ def test_the_readme_command_runs(twins, tmp_path, capsys):
                         "--out", str(out)]) == 0
     assert "HF share" in capsys.readouterr().out
     _assert_cli_outputs(out, "AutoencoderKL")
+
+
+# --- rFID (or its proxy) and the SE fine-tune of a zoo AE --------------------------------------------------------------
+
+def write_proxy_net(path, video: bool = False):
+    """A random-initialised proxy feature net in the file format the workflow's proxy_features rule writes."""
+    from diffusability.metrics.proxy_features import ProxyFeatureNet
+    from diffusability.provenance import save_tensors
+    torch.manual_seed(1)
+    net = ProxyFeatureNet(3, 8, video=video)
+    save_tensors(path, net.state_dict(), metadata={"meta": json.dumps({"num_classes": 3, "feature_dim": 8,
+                                                                       "video": video})})
+    return path
+
+
+@pytest.mark.parametrize("name", ["AutoencoderKL", "AutoencoderKLCogVideoX"])
+def test_reconstruction_frechet_distance_of_decodes_vs_inputs_in_the_suites_feature_space(twins, tmp_path, name):
+    from diffusability.metrics.frechet import frechet_distance
+    zae = load_zoo_autoencoder(twins / name)
+    video = zae.spec.kind == "video"
+    fd = {"kind": "video_proxy" if video else "proxy", "weights": write_proxy_net(tmp_path / "p.safetensors", video)}
+    x = zoo_inputs(data="clips" if video else "photos", kind=zae.spec.kind, num=3, resolution=32,
+                   frames=default_frames(zae.spec.temporal))
+    rec = analyse_autoencoder(zae, x, block=4, fractions=[0.0, 0.5], fd=fd)["reconstruction"].iloc[0]
+    col = "rfvd_proxy" if video else "rfid_proxy"  # the names of the main reconstruction table
+    with torch.no_grad():  # the same distance by hand: the clean decode of the (normalised) mode latent vs the inputs
+        decoded = zae.decode(zae.denormalise(zae.normalise(zae.posterior(x).mode()))).clamp(-1, 1)
+    assert rec[col] > 0 and rec["num_images"] == 3
+    assert rec[col] == pytest.approx(frechet_distance(decoded, x, fd["kind"], fd["weights"]), rel=1e-6)
+    assert frechet_distance(x, x, fd["kind"], fd["weights"]) == pytest.approx(0, abs=1e-6)
+    assert not {"rfid", "rfid_proxy", "rfvd", "rfvd_proxy"} - {col} & set(rec.index)
+
+
+def test_cli_rfid_proxy_line_and_one_sentence_without_a_feature_network(twins, tmp_path, capsys):
+    from diffusability.cli.diffusability import main
+    small = ["--num-images", "2", "--resolution", "32", "--block", "4", "--device", "cpu"]
+    proxy = write_proxy_net(tmp_path / "proxy.safetensors")
+    assert main([str(twins / "AutoencoderKL"), *small, "--proxy", str(proxy), "--out", str(tmp_path / "a")]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "rfid_proxy" in ln)
+    value = pd.read_csv(tmp_path / "a" / "reconstruction.csv")["rfid_proxy"].iloc[0]
+    assert line.startswith(f"  rfid_proxy: {value:.3f} (the workflow's proxy net, over 2 images: few for a Fr")
+    assert main([str(twins / "AutoencoderKL"), *small, "--out", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert [ln for ln in out.splitlines() if "rFID" in ln] == [
+        "  rFID: not computed: no feature network given; pass --inception (FID's Inception-v3 weights) or --proxy "
+        "(the proxy net of a workflow run, results/<scale>/features/) for a reconstruction Fréchet distance "
+        "(nothing is downloaded)"]
+    assert not {"rfid", "rfid_proxy"} & set(pd.read_csv(tmp_path / "b" / "reconstruction.csv").columns)
+    # options meant for the other kind of AE, or a file that is not there: one sentence, before any model loads
+    video_proxy = write_proxy_net(tmp_path / "video_proxy.safetensors", video=True)
+    for args, words in (([f"--i3d={proxy}"], "--i3d is for video autoencoders; this is an image autoencoder"),
+                        (["--proxy", str(video_proxy)], "is the video proxy net, but this is an image autoencoder"),
+                        (["--inception", str(tmp_path / "nope.pth")], "is not a file")):
+        assert main([str(twins / "AutoencoderKL"), *small, *args]) == 2
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err
+
+
+def test_zoo_se_fine_tune_asked_of_a_class_the_trainer_cannot_fine_tune_is_one_sentence(twins):
+    from diffusability.checks import check_zoo
+    from diffusability.runconfig import workflow_config
+    from diffusability.workflow_config import ConfigError
+    config = workflow_config("smoke")
+
+    def check(name, **entry):
+        config["zoo"]["models"] = [{"name": "mine", "source": str(twins / name), **entry}]
+        check_zoo(config)
+
+    check("AutoencoderKL", se=True)  # the trainer's class: fine
+    check("AutoencoderDC", se=False)
+    for name, words in (("AutoencoderDC", "mine is a AutoencoderDC and the suite's SE fine-tune trains "
+                                          "AutoencoderKL only"),
+                        ("AutoencoderKLWan", "mine is a video autoencoder (AutoencoderKLWan) and SE fine-tuning of "
+                                             "zoo video AEs is not offered")):
+        with pytest.raises(ConfigError, match=r"^config key zoo\.models\[0\]\.se is true, but ") as err:
+            check(name, se=True)
+        assert words in str(err.value) and "\n" not in str(err.value)
+    config["data"]["resolution"] = 24  # 4x: a latent of 6, which se.factors' 4 does not divide
+    with pytest.raises(ConfigError, match=r"data.resolution 24 .* gives a latent of 6, which se.factors \[4\]"):
+        check("AutoencoderKL", se=True)
+    with pytest.raises(ConfigError, match="'__' is reserved"):
+        config["zoo"]["models"] = [{"name": "a__se", "source": str(twins / "AutoencoderKL")}]
+        check_zoo(config)
+
+
+def test_zoo_fine_tune_run_config_is_the_suites_pretrained_fine_tune():
+    from diffusability.runconfig import finetune_run_config, workflow_config, zoo_finetune_run_config
+    config = workflow_config("tiny")
+    se = config["se"]
+    run = {v: zoo_finetune_run_config(config, spatial=8, channels=16, variant=v, out_dir=f"o/{v}", init_from="vae")
+           for v in ("ft", "se")}
+    assert run["ft"]["se"]["weight"] == 0.0 and run["se"]["se"]["weight"] == se["main_weight"]
+    for r in run.values():
+        assert r["init_from"] == "vae" and r["model"]["compression"] == 8 and r["model"]["latent_channels"] == 16
+        assert r["optim"]["steps"] == se["steps"] and r["loss"]["kl_weight"] == se["pretrained_kl_weight"]
+        assert r["se"]["factors"] == se["factors"] and r["se"]["mode"] == se["mode"]
+        assert r["data"]["name"] == config["data"]["name"] and r["settings_key"] == "se"
+    # the same leaves as the suite's own fine-tune of a pretrained AE with that geometry
+    view = {**config, "ae": {**config["ae"], "compression": 8}}
+    meta = {"seed": 0, "channels": 16, "kl_weight": None, "se_weight": se["main_weight"], "se_mode": se["mode"],
+            "se_factor_list": se["factors"]}
+    assert run["se"] == finetune_run_config(view, meta, out_dir="o/se", init_from="vae")
