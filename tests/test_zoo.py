@@ -316,7 +316,7 @@ def test_the_readme_command_runs(twins, tmp_path, capsys):
     _assert_cli_outputs(out, "AutoencoderKL")
 
 
-# --- rFID (or its proxy) and the SE fine-tune of a zoo AE --------------------------------------------------------------
+# --- rFID (or its proxy) and the SE fine-tune of a zoo AE ----------------------------------------------------------
 
 def write_proxy_net(path, video: bool = False):
     """A random-initialised proxy feature net in the file format the workflow's proxy_features rule writes."""
@@ -384,7 +384,7 @@ def test_zoo_se_fine_tune_asked_of_a_class_the_trainer_cannot_fine_tune_is_one_s
 
     check("AutoencoderKL", se=True)  # the trainer's class: fine
     check("AutoencoderDC", se=False)
-    for name, words in (("AutoencoderDC", "mine is a AutoencoderDC and the suite's SE fine-tune trains "
+    for name, words in (("AutoencoderDC", "mine is an AutoencoderDC and the suite's SE fine-tune trains "
                                           "AutoencoderKL only"),
                         ("AutoencoderKLWan", "mine is a video autoencoder (AutoencoderKLWan) and SE fine-tuning of "
                                              "zoo video AEs is not offered")):

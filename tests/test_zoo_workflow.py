@@ -115,3 +115,14 @@ def test_a_non_ae_folder_or_a_repeated_name_stops_the_planning_in_one_sentence(t
         (tmp_path / "bad.yaml").write_text(f"zoo:\n  models:\n    - {{name: a, source: '{good}'}}\n{extra}")
         proc = snakemake(wf, "-n", "all", "--config", "scale=smoke", "--configfile", str(tmp_path / "bad.yaml"))
         assert proc.returncode != 0 and message in proc.stdout + proc.stderr, proc.stdout[-1500:]
+    # se: true of a class the trainer cannot fine-tune: one sentence, no job planned
+    (tmp_path / "dc").mkdir()
+    (tmp_path / "dc" / "config.json").write_text('{"_class_name": "AutoencoderDC", "latent_channels": 8, '
+                                                 '"encoder_block_out_channels": [8, 16, 16]}')
+    cfg = _zoo_config(tmp_path / "se.yaml", {"mine": good, "dc": tmp_path / "dc"}, se=("mine", "dc"))
+    proc = snakemake(wf, "-n", "all", "--config", "scale=smoke", "--configfile", cfg)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "rule finetune_zoo_ae" not in out
+    assert [ln for ln in out.splitlines() if "zoo.models" in ln] == [
+        "config key zoo.models[1].se is true, but dc is an AutoencoderDC and the suite's SE fine-tune trains "
+        "AutoencoderKL only"], out[-1500:]

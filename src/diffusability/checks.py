@@ -188,7 +188,7 @@ def _check_zoo_finetune(config: dict, i: int, model: dict, spec) -> None:
         raise ConfigError(f"{key} is true, but {model['name']} is a video autoencoder ({spec.class_name}) and SE "
                           "fine-tuning of zoo video AEs is not offered (use video.models with a pretrained folder)")
     if spec.class_name not in ZOO_FINETUNE_CLASSES:
-        raise ConfigError(f"{key} is true, but {model['name']} is a {spec.class_name} and the suite's SE fine-tune "
+        raise ConfigError(f"{key} is true, but {model['name']} is an {spec.class_name} and the suite's SE fine-tune "
                           f"trains {', '.join(ZOO_FINETUNE_CLASSES)} only")
     res = int(config["data"]["resolution"])
     latent = res // spec.spatial

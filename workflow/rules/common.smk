@@ -243,9 +243,9 @@ def zoo_fd(ae):
 def zoo_finetune_run(name, variant):
     """Run config of the FT control or SE fine-tune of zoo AE `name` (runconfig.zoo_finetune_run_config)."""
     spec = ZOO_SPECS[name]
+    folder = os.path.join(spec.folder, spec.subfolder) if spec.subfolder else spec.folder  # the AE's own config.json
     return zoo_finetune_run_config(config, spatial=spec.spatial, channels=spec.latent_channels, variant=variant,
-                                   out_dir=f"{R}/zoo/{name}__{variant}",
-                                   init_from=os.path.join(spec.folder, spec.subfolder) if spec.subfolder else spec.folder)
+                                   out_dir=f"{R}/zoo/{name}__{variant}", init_from=folder)
 
 
 def zoo_csvs(name):

@@ -3,7 +3,7 @@
     python -m diffusability.cli.diffusability path/to/vae --data photos
     python -m diffusability.cli.diffusability black-forest-labs/FLUX.1-dev --data ~/my_images --num-images 64
     python -m diffusability.cli.diffusability path/to/wan_vae --data clips --device cuda --out results/wan
-    python -m diffusability.cli.diffusability path/to/vae --inception path/to/pt_inception-2015-12-05.pth
+    python -m diffusability.cli.diffusability path/to/vae --inception path/to/weights-inception-2015-12-05-6726825d.pth
 
 `path/to/vae` is a diffusers folder (or a pipeline folder with a `vae/` sub-folder), or a hub id already in the
 local Hugging Face cache (nothing is downloaded). It prints the HF share of the AE's latents beside RGB at the
@@ -95,7 +95,8 @@ def _fd_line(spec, rec, fd: dict | None) -> str:
     if fd is None:
         opts = "--inception (FID's Inception-v3 weights)" if spec.kind == "image" else "--i3d (an I3D state dict)"
         return (f"  rFID: not computed: no feature network given; pass {opts} or --proxy (the proxy net of a "
-                "workflow run, results/<scale>/features/) for a reconstruction Fréchet distance (nothing is downloaded)")
+                "workflow run, results/<scale>/features/) for a reconstruction Fréchet distance "
+                "(nothing is downloaded)")
     from ..metrics.frechet import metric_name
     col = metric_name(fd["kind"], "rfid")
     what = "clips" if spec.kind == "video" else "images"
