@@ -81,7 +81,7 @@ def check_weights_files(config: dict) -> None:
 def weights_inputs(config: dict) -> dict[str, str]:
     """The weights files the DAG reads as inputs, by config key."""
     files = {"metrics.inception_weights": config["metrics"]["inception_weights"]}
-    if config["video"]["enabled"]:
+    if config["video"]["enabled"] or config["zoo"]["models"]:  # a zoo video AE's rFVD reads it too
         files["video.metrics.i3d_weights"] = config["video"]["metrics"]["i3d_weights"]
     return {k: v for k, v in files.items() if v}
 

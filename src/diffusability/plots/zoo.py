@@ -40,7 +40,8 @@ def fig_ae_zoo(spectrum: pd.DataFrame, outputs: list[str | Path], log_amplitude:
     base_of = df.drop_duplicates("ae").set_index("ae")["base"]
     variant_of = df.drop_duplicates("ae").set_index("ae")["variant"]
     colors = dict(zip(bases, viridis(len(bases)) if len(bases) > 1 else ["C0"]))
-    labels = {ae: ae_label(df[df.ae == ae].iloc[0]) for ae in aes}
+    labels = {ae: ae_label(df[df.ae == ae].iloc[0]) if variant_of[ae] == "vanilla"
+              else f"{Path(str(base_of[ae])).name} + {variant_of[ae].upper()}" for ae in aes}
     if hf is not None and len(hf):
         share = hf.set_index(["ae", "source"])["hf_share"]
         labels = {ae: f"{lab}: HF {share.get((ae, 'latent'), float('nan')):.3f} vs RGB "
