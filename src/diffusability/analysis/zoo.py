@@ -3,7 +3,8 @@ reconstruction quality, for any AE `models.zoo` loads (issue 19; paper Sec. 2-3,
 
 Every measurement reuses the suite's own: `spectra.spectra_of` (block DCT per image or frame, and along time for
 video), `spectra.rgb_at_latent_size` / `rgb_video_at_latent_size` (RGB at the latent's size, as the paper compares
-both at 32^2), `hf_share.hf_share_table`, `dct.erase_high_frequencies` (Fig. 5) and `perceptual.psnr/ssim`. The
+both at 32^2), `hf_share.hf_share_table`, `dct.erase_high_frequencies` (Fig. 5), `perceptual.psnr/ssim` and
+`metrics.frechet` (rFID or its proxy, in the feature space of the main reconstruction table). The
 latents are the ones the AE's diffusion pipeline trains on (`ZooAutoencoder.normalise`). Every row carries the AE's
 name, class, kind and compression (`ZooSpec.columns`), so several AEs' frames concatenate into one tidy CSV.
 """
@@ -15,7 +16,6 @@ import pandas as pd
 import torch
 
 from ..dct import erase_high_frequencies
-from ..metrics.frechet import frechet_distance, metric_name
 from ..models.zoo import NotAnAutoencoderError, ZooAutoencoder
 from .hf_share import hf_share_table
 from .perceptual import psnr, ssim
@@ -136,6 +136,7 @@ def analyse_autoencoder(zae: ZooAutoencoder, x: torch.Tensor, *, block: int, nor
     recon = {"psnr": float(psnr(clean_img, x_img).mean()), "ssim": float(ssim(clean_img, x_img).mean()),
              "num_images": len(x), "latent_mean": float(z_mode.mean()), "latent_std": float(z_mode.std())}
     if fd is not None:  # the suite's feature space (evaluate_reconstruction's): one distance, whole clips for video
+        from ..metrics.frechet import frechet_distance, metric_name  # torch-fidelity: only when asked
         recon[metric_name(fd["kind"], "rfid")] = frechet_distance(clean, x.float().cpu(), fd["kind"], fd["weights"],
                                                                   cuda=zae.device.type == "cuda")
     rows = []
