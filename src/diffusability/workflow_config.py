@@ -108,6 +108,9 @@ def check_video(config: dict) -> None:
     if not v["enabled"]:
         return
     data, block = v["data"], int(config["spectrum"]["block"])
+    if v["metrics"].get("i3d_weights") and v["metrics"].get("i3d_torchscript"):
+        raise ConfigError("config keys video.metrics.i3d_weights and video.metrics.i3d_torchscript are both set, but "
+                          "FVD has one feature network: set only one of them")
     if data["name"] == "videofolder" and not data.get("root"):
         raise ConfigError("config key video.data.root must name the video folder when video.data.name is videofolder")
     for i, m in enumerate(v["models"]):

@@ -6,6 +6,7 @@ Feature spaces:
     torch-fidelity (which unpickles) ever sees it.
   - `proxy`: our ProxyFeatureNet, trained in the DAG (see proxy_features); its distances are labelled *_proxy.
   - `i3d`: Inception-I3D from a user's state dict (FVD; see i3d), read the same way.
+  - `i3d_torchscript`: StyleGAN-V's TorchScript I3D (FVD as StyleGAN-V computes it; see i3d).
   - `video_proxy`: the video ProxyFeatureNet trained in the DAG; distances labelled fvd_proxy / rfvd_proxy.
 
 torch-fidelity's extractors compute the features; their mean and covariance come from running float64 sums
@@ -29,6 +30,7 @@ from .proxy_features import load_proxy_net
 
 PROXY_NAME = "diffusability-proxy"
 I3D_NAME = "diffusability-i3d"
+I3D_TORCHSCRIPT_NAME = "diffusability-i3d-torchscript"
 
 
 class ProxyExtractor(FeatureExtractorBase):
@@ -116,11 +118,47 @@ class I3DExtractor(FeatureExtractorBase):
 if I3D_NAME not in FEATURE_EXTRACTORS_REGISTRY:
     register_feature_extractor(I3D_NAME, I3DExtractor)
 
+class I3DTorchScriptExtractor(FeatureExtractorBase):
+    """torch-fidelity wrapper of StyleGAN-V's TorchScript I3D: uint8 clips (N, 3, T, H, W) in, its 400 features out
+    (called as StyleGAN-V calls it: rescaled and resized to 224^2 inside the network)."""
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        from .i3d import load_i3d_torchscript
+        if feature_extractor_weights_path is None:
+            raise ValueError("this FVD needs video.metrics.i3d_torchscript: StyleGAN-V's TorchScript I3D file")
+        self.net = load_i3d_torchscript(feature_extractor_weights_path)
+
+    @staticmethod
+    def get_provided_features_list():
+        return ("features",)
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return "features"
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return torch.zeros(1, 3, 9, 32, 32, dtype=torch.uint8)
+
+    def forward(self, x):
+        from .i3d import i3d_torchscript_features
+        return (i3d_torchscript_features(self.net, x).double(),)
+
+
+if I3D_TORCHSCRIPT_NAME not in FEATURE_EXTRACTORS_REGISTRY:
+    register_feature_extractor(I3D_TORCHSCRIPT_NAME, I3DTorchScriptExtractor)
+
 # kind -> (torch-fidelity extractor, feature layer, metric names for generation / reconstruction)
 FEATURE_SPACES = {
     "inception": ("inception-v3-compat", "2048", "fid", "rfid"),
     "proxy": (PROXY_NAME, "proxy", "fd_proxy", "rfid_proxy"),
     "i3d": (I3D_NAME, "logits", "fvd", "rfvd"),
+    "i3d_torchscript": (I3D_TORCHSCRIPT_NAME, "features", "fvd", "rfvd"),
     "video_proxy": (PROXY_NAME, "proxy", "fvd_proxy", "rfvd_proxy"),
 }
 
