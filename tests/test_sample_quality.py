@@ -199,3 +199,29 @@ def test_sharded_extra_metrics_with_balanced_labels_equal_one_pass(dit_run, prox
                          batch_size=8, device="cpu")
     assert list(plain.columns) == ["step", "metric", "value"] and plain.value[0] != row["value"]
     assert "prc_features" in load_file(str(one[0])) and load_file(str(one[0]))["prc_features"].shape == (130, 16)
+
+
+@pytest.mark.slow  # two Inception-v3 builds and passes at 299^2 on the CPU (about 35 s on two shared cores)
+def test_inception_space_gives_is_logits_without_moving_the_pool_features(tmp_path):
+    """torch-fidelity's Inception (a random-initialised file of its own format): the 1008 unbiased logits of the
+    same forward pass feed the Inception Score, and the 2048-d pool features are the same bit for bit."""
+    from unittest import mock
+
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    empty = tmp_path / "empty.pt"
+    torch.save({}, empty)
+    torch.manual_seed(0)
+    with mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None):
+        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(empty))
+    weights = tmp_path / "pt_inception-2015-12-05.pth"
+    torch.save(net.state_dict(), weights)
+    x = (torch.rand(10, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    plain = FeatureSpace("inception", weights)
+    space = FeatureSpace("inception", weights, logits_layer="logits_unbiased")
+    feats, logits = space.features_and_logits(x)
+    assert torch.equal(feats, plain.features(x)) and feats.shape == (10, 2048) and logits.shape == (10, 1008)
+    extras = SampleExtras(kind="inception", metrics=("isc",), num_total=10)
+    stream = space.stream(extras=extras)
+    stream.add(x)
+    stream.statistics()
+    assert extras.scores() == {"isc": pytest.approx(_isc_direct(logits.double().numpy(), 10), rel=1e-12)}
