@@ -225,3 +225,19 @@ def test_inception_space_gives_is_logits_without_moving_the_pool_features(tmp_pa
     stream.add(x)
     stream.statistics()
     assert extras.scores() == {"isc": pytest.approx(_isc_direct(logits.double().numpy(), 10), rel=1e-12)}
+
+
+def test_table_one_carries_the_extra_columns_averaged_over_seeds(tmp_path):
+    import pandas as pd
+
+    from diffusability.tables import main_table
+    rows = [dict(ae=f"ae-{v}", modality="image", base="b", variant=v, se_weight=0.0, channels=4, kl_weight=0.0,
+                 dit="tiny", dit_run=f"{v}-{seed}", seed=seed, step=step, metric="fd_proxy", value=10.0 + seed,
+                 isc_proxy=2.0 + seed, precision_proxy=0.5, recall_proxy=0.25 * (step // 100))
+            for v in ("vanilla", "se") for seed in (0, 1) for step in (100, 200)]
+    pd.DataFrame(rows).to_csv(tmp_path / "generation.csv", index=False)
+    main_table(str(tmp_path / "generation.csv"), "image", str(tmp_path / "t.csv"), str(tmp_path / "t.md"),
+               str(tmp_path / "t.tex"))
+    table = pd.read_csv(tmp_path / "t.csv")
+    assert table.isc_proxy.tolist() == [2.5, 2.5] and table.recall_proxy.tolist() == [0.5, 0.5]
+    assert "isc_proxy, precision_proxy, recall_proxy: higher is better" in (tmp_path / "t.md").read_text()

@@ -26,7 +26,7 @@ import logging
 import numpy as np
 import torch
 
-__all__ = ["EXTRA_METRICS", "ISC_SPLITS", "PRC_NEIGHBOURS", "isc_logits_layer", "extra_metric_names",
+__all__ = ["EXTRA_METRICS", "EXTRA_COLUMNS", "ISC_SPLITS", "PRC_NEIGHBOURS", "isc_logits_layer", "extra_metric_names",
            "InceptionScoreSums", "knn_radii", "precision_recall", "SampleExtras"]
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ ISC_SPLITS = 10                 # ADM's evaluator (10 x 5000 of 50K) and torch-f
 PRC_NEIGHBOURS = 3              # k of the k-NN balls: Kynkäänniemi et al., ADM's evaluator, torch-fidelity
 PRC_BLOCK = 1024                # rows per block of the distance computation: block x N float64 at a time
 PROXY_KINDS = ("proxy", "video_proxy")
+# Every column the extra metrics can add to generation.csv (all: higher is better).
+EXTRA_COLUMNS = tuple(f"{m}{s}" for m in ("isc", "precision", "recall") for s in ("", "_proxy"))
 _SKIP_LOGGED: set[str] = set()  # feature spaces whose IS skip was logged (once per job)
 
 # The feature layer whose output are IS class logits, per feature space (None: no IS in that space).
