@@ -201,20 +201,28 @@ def test_sharded_extra_metrics_with_balanced_labels_equal_one_pass(dit_run, prox
     assert "prc_features" in load_file(str(one[0])) and load_file(str(one[0]))["prc_features"].shape == (130, 16)
 
 
-@pytest.mark.slow  # two Inception-v3 builds and passes at 299^2 on the CPU (about 35 s on two shared cores)
-def test_inception_space_gives_is_logits_without_moving_the_pool_features(tmp_path):
-    """torch-fidelity's Inception (a random-initialised file of its own format): the 1008 unbiased logits of the
-    same forward pass feed the Inception Score, and the 2048-d pool features are the same bit for bit."""
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory):
+    """torch-fidelity's Inception in a random-initialised file of its own format."""
     from unittest import mock
 
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-    empty = tmp_path / "empty.pt"
+    tmp = tmp_path_factory.mktemp("inception")
+    empty = tmp / "empty.pt"
     torch.save({}, empty)
     torch.manual_seed(0)
     with mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None):
         net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(empty))
-    weights = tmp_path / "pt_inception-2015-12-05.pth"
+    weights = tmp / "pt_inception-2015-12-05.pth"
     torch.save(net.state_dict(), weights)
+    return weights
+
+
+@pytest.mark.slow  # two Inception-v3 builds and passes at 299^2 on the CPU (about 35 s on two shared cores)
+def test_inception_space_gives_is_logits_without_moving_the_pool_features(inception_weights):
+    """The 1008 unbiased logits of the same forward pass feed the Inception Score, and the 2048-d pool features are
+    the same bit for bit."""
+    weights = inception_weights
     x = (torch.rand(10, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
     plain = FeatureSpace("inception", weights)
     space = FeatureSpace("inception", weights, logits_layer="logits_unbiased")
@@ -241,3 +249,43 @@ def test_table_one_carries_the_extra_columns_averaged_over_seeds(tmp_path):
     table = pd.read_csv(tmp_path / "t.csv")
     assert table.isc_proxy.tolist() == [2.5, 2.5] and table.recall_proxy.tolist() == [0.5, 0.5]
     assert "isc_proxy, precision_proxy, recall_proxy: higher is better" in (tmp_path / "t.md").read_text()
+
+
+@pytest.mark.slow  # Inception-v3 at 299^2 on the CPU
+def test_precision_recall_against_an_adm_reference_batch_read_its_images(inception_weights, tmp_path):
+    """With dit.adm_reference, the real set of precision/recall is the batch's arr_0 (as ADM's evaluator), streamed
+    from the archive: the same features as those images passed whole."""
+    images = np.random.default_rng(0).integers(0, 256, (11, 32, 32, 3), dtype=np.uint8)
+    npz = tmp_path / "VIRTUAL_ref.npz"
+    np.savez(npz, arr_0=images, mu=np.zeros(2048), sigma=np.eye(2048))
+    space = FeatureSpace("inception", inception_weights)
+    ref = ReferenceStatistics(tmp_path / "unused.safetensors", DATA, 64, {"kind": "inception",
+                                                                         "weights": str(inception_weights)},
+                              batch_size=4, adm_reference=npz)
+    feats = ref.features(space, num=1000)
+    direct = space.features(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous())
+    assert feats.shape == (11, 2048)
+    torch.testing.assert_close(feats, direct.float(), rtol=1e-5, atol=1e-7)
+    np.savez(tmp_path / "stats_only.npz", mu=np.zeros(2048), sigma=np.eye(2048))
+    ref.adm_reference = tmp_path / "stats_only.npz"
+    with pytest.raises(ValueError, match="holds no arr_0 images"):
+        ref.features(space, num=1000)
+
+
+def test_config_refuses_extra_metrics_without_enough_samples_in_one_sentence():
+    import copy
+
+    from diffusability.workflow_config import ConfigError, resolve_config
+    from test_config_checks import BASE, ROOT, SCHEMA
+
+    def resolve(dit, video_dit=None):
+        over = {"dit": dit, **({"video": {"dit": video_dit}} if video_dit else {})}
+        return resolve_config(copy.deepcopy(BASE), ROOT / "config", over, SCHEMA)
+    resolve({"extra_metrics": ["isc", "prc"], "labels": "balanced"})
+    with pytest.raises(ConfigError, match=r"config key dit.extra_metrics asks for isc, but dit.num_samples=5 is fewer "
+                                          r"than its 10 splits"):
+        resolve({"extra_metrics": ["isc"], "num_samples": 5})
+    with pytest.raises(ConfigError, match="video.dit.num_samples and video.dit.reference_images must both exceed"):
+        resolve({"extra_metrics": ["prc"]}, {"num_samples": 3})
+    with pytest.raises(ConfigError, match="config key dit.labels is 'stratified'"):
+        resolve({"labels": "stratified"})

@@ -128,6 +128,20 @@ def check_video(config: dict) -> None:
                                   f"latent size {res // comp}")
 
 
+def _check_extra_metrics(key: str, dit: dict) -> None:
+    """The extra metrics need enough samples: IS one per split, precision/recall more than k per set."""
+    if not dit.get("extra_metrics"):
+        return
+    from .metrics.sample_quality import ISC_SPLITS, PRC_NEIGHBOURS  # imports torch: only when extras are asked for
+    n = int(dit["num_samples"])
+    if "isc" in dit["extra_metrics"] and n < ISC_SPLITS and key == "dit":  # video has no IS (skipped, logged)
+        raise ConfigError(f"config key dit.extra_metrics asks for isc, but {key}.num_samples={n} is fewer than its "
+                          f"{ISC_SPLITS} splits")
+    if "prc" in dit["extra_metrics"] and min(n, int(dit["reference_images"])) <= PRC_NEIGHBOURS:
+        raise ConfigError(f"config key dit.extra_metrics asks for prc, but {key}.num_samples and "
+                          f"{key}.reference_images must both exceed its k={PRC_NEIGHBOURS} neighbours")
+
+
 def check_semantics(config: dict) -> None:
     """Rules a JSON schema cannot state (relations between keys)."""
     ae, data, spec = config["ae"], config["data"], config["spectrum"]
@@ -163,6 +177,9 @@ def check_semantics(config: dict) -> None:
     if dit["norm_samples"] > (dit["num_latents"] or dit["norm_samples"]):
         raise ConfigError(f"config key dit.norm_samples is {dit['norm_samples']}, more than dit.num_latents "
                           f"({dit['num_latents']})")
+    _check_extra_metrics("dit", dit)
+    if config["video"]["enabled"]:
+        _check_extra_metrics("video.dit", {**dit, **config["video"]["dit"]})
     if data["name"] == "photos":
         overlap = sorted(set(data["train_photos"]) & set(data["val_photos"]))
         if overlap:
