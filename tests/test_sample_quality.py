@@ -7,8 +7,8 @@ import torch
 from safetensors.torch import load_file
 
 from diffusability.data import build_dataset
-from diffusability.generation.evaluate import (evaluate_dit, extra_scores_of_shards, sample_statistics_shard,
-                                               score_sample_shards)
+from diffusability.generation.evaluate import (evaluate_dit, export_adm_samples, extra_scores_of_shards,
+                                               sample_statistics_shard, score_sample_shards)
 from diffusability.generation.latents import encode_training_latents
 from diffusability.generation.reference import ReferenceStatistics
 from diffusability.generation.sampling import sample_inputs
@@ -199,6 +199,14 @@ def test_sharded_extra_metrics_with_balanced_labels_equal_one_pass(dit_run, prox
                          batch_size=8, device="cpu")
     assert list(plain.columns) == ["step", "metric", "value"] and plain.value[0] != row["value"]
     assert "prc_features" in load_file(str(one[0])) and load_file(str(one[0]))["prc_features"].shape == (130, 16)
+    # The ADM export with the same labels holds exactly the samples scored.
+    npz = export_adm_samples(**{k: v for k, v in kw.items() if k not in ("fd", "step", "extra_metrics")},
+                             out_path=tmp_path / "s.npz")
+    with np.load(npz) as f:
+        arr = torch.from_numpy(f["arr_0"]).permute(0, 3, 1, 2).contiguous()
+    torch.testing.assert_close(torch.cat(SampleExtras.merge_states([load_file(str(one[0]))], kind="proxy",
+                                                                   metrics=("prc",), num_total=130).features),
+                               space.features(arr).float(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -194,9 +194,9 @@ def extra_scores_of_shards(*, shard_paths: list[str | Path], reference: Referenc
 
 def export_adm_samples(*, dit_dir: str | Path, ae_dir: str | Path, num_samples: int, sample_steps: int, sampler: str,
                        guidance: float, batch_size: int, out_path: str | Path, step: int | None = None,
-                       device: str = "auto") -> Path:
+                       device: str = "auto", labels: str = "uniform") -> Path:
     """One snapshot's samples (the final one by default) as an ADM sample batch `.npz` (`arr_0`: uint8 N x H x W x 3),
-    streamed, for ADM's evaluation suite; the same samples the snapshot's score uses."""
+    streamed, for ADM's evaluation suite; the same samples the snapshot's score uses (with the same `labels`)."""
     from .adm import AdmSampleWriter
     models = load_sampling_models(dit_dir, ae_dir, device)
     step = models.steps[-1] if step is None else int(step)
@@ -205,7 +205,8 @@ def export_adm_samples(*, dit_dir: str | Path, ae_dir: str | Path, num_samples: 
     for images in sample_batches(models.dit, models.ae, models.mean, models.std, num=num_samples, start=0,
                                  stop=num_samples, num_classes=models.num_classes, conditional=models.conditional,
                                  steps=sample_steps, sampler=sampler, guidance=guidance, batch_size=batch_size,
-                                 seed=int(models.cfg.seed), device=models.device, shape=models.shape):
+                                 seed=int(models.cfg.seed), device=models.device, shape=models.shape,
+                                 labels=labels):
         if images.ndim != 4:
             raise ValueError("ADM sample batches hold images: a video DiT's clips cannot be exported")
         writer = writer or AdmSampleWriter(out_path, num_samples, images.shape[2], images.shape[3])

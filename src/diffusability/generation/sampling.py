@@ -6,9 +6,12 @@ the unsharded runs did not move. With class-balanced labels (`dit.labels: balanc
 DiT line: 50 images per class of 50K) the same point of the stream draws `torch.randperm(num)` instead, and sample i
 gets class `perm[i] % classes`: every class gets num // classes samples (the first num % classes classes one more),
 in an order the seed shuffles, so that any contiguous part of the set (a shard, an Inception-Score split) holds a
-near-balanced mix. Either way a label is a pure function of (seed, i, num, classes), whatever the shards. A shard reaches its samples by walking that stream in fixed pieces (`NormalStream`)
-in constant memory: the noise of samples [start, stop) is the same whatever the number of shards, and walking past
-the other shards' noise costs a few seconds of the CPU against the GPU-hour of sampling a snapshot.
+near-balanced mix. Either way a label is a pure function of (seed, i, num, classes), whatever the shards, and the
+noise does not depend on how labels are drawn.
+
+A shard reaches its samples by walking that stream in fixed pieces (`NormalStream`) in constant memory: the noise of
+samples [start, stop) is the same whatever the number of shards, and walking past the other shards' noise costs a
+few seconds of the CPU against the GPU-hour of sampling a snapshot.
 """
 from __future__ import annotations
 
