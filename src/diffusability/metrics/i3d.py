@@ -7,9 +7,9 @@ StyleGAN-V's FVD (the most used FVD; Skorokhodov et al. 2022, `src/metrics/frech
 a TorchScript export of the TF-hub I3D (`i3d_torchscript.pt`), called on uint8 clips (N, 3, T, H, W) with
 `rescale=True, resize=True, return_features=True`: it scales to [-1, 1] and resizes to 224^2 itself, and returns the
 400 pre-softmax features. `load_i3d_torchscript` / `i3d_torchscript_features` do exactly that
-(video.metrics.i3d_torchscript). torch.jit.load rebuilds the module from TorchScript code and tensors (its archive
-holds no Python pickle that could name arbitrary callables); it runs the graph the user's file holds, as any
-network a user points us at does.
+(video.metrics.i3d_torchscript). torch.jit.load reads the archive with TorchScript's own unpickler, which rebuilds
+TorchScript types and tensors only, never an arbitrary Python callable (as torch.load without weights_only would);
+what runs is the TorchScript graph the user's file holds, as with any network a user points us at.
 
 FVD features are the 400 Kinetics logits of clips resized to 224^2 (the usual FVD choice); `pool` gives the
 1024-d pooled features instead. The final average pool is taken over the whole remaining (T, H, W) extent, so
@@ -144,15 +144,15 @@ def i3d_features(net: InceptionI3d, clips: torch.Tensor, layer: str = "logits") 
 
 
 def is_torchscript_archive(path: str | Path) -> bool:
-    """Whether `path` is a TorchScript archive (a zip with the module's code/ and constants.pkl), read from the zip's
-    directory alone: a state dict saved with torch.save has neither."""
+    """Whether `path` is a TorchScript archive (a zip holding the module's code/ folder), read from the zip's
+    directory alone: a state dict saved with torch.save has no code."""
     import zipfile
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
     except (OSError, zipfile.BadZipFile):
         return False
-    return any("/code/" in n for n in names) and any(n.endswith("/constants.pkl") for n in names)
+    return any(n.startswith("code/") or "/code/" in n for n in names)
 
 
 def load_i3d_torchscript(path: str | Path) -> torch.jit.ScriptModule:
@@ -170,7 +170,9 @@ def load_i3d_torchscript(path: str | Path) -> torch.jit.ScriptModule:
 
 
 def i3d_torchscript_features(net, clips: torch.Tensor) -> torch.Tensor:
-    """Features of uint8 clips (N, 3, T, H, W) as StyleGAN-V computes them (STYLEGAN_V_CALL)."""
+    """Features of uint8 clips (N, 3, T, H, W) as StyleGAN-V computes them (STYLEGAN_V_CALL). Our clips reach it
+    through the suite's one to_uint8 (rounded, as an image file stores them), where StyleGAN-V's generator loop
+    truncates x * 127.5 + 128: at most one level apart (our choice: the same uint8 as every other metric here)."""
     if clips.dtype != torch.uint8:
         raise ValueError(f"StyleGAN-V's I3D reads uint8 clips, got {clips.dtype}")
     return net(clips, **STYLEGAN_V_CALL)
