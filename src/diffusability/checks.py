@@ -71,7 +71,13 @@ def check_pretrained(config: dict) -> None:
 def check_weights_files(config: dict) -> None:
     """Each weights file holds the tensors its key says (read without unpickling code: weights.read_weights)."""
     from .weights import read_weights
+    from .metrics.i3d import TORCHSCRIPT_KEY, is_torchscript_archive
     for key, path in weights_inputs(config).items():
+        if key == TORCHSCRIPT_KEY:  # TorchScript, not a state dict: its zip directory says which (nothing loaded)
+            if not is_torchscript_archive(Path(path).expanduser()):
+                raise ConfigError(f"config key {key} names {path}, which is not a TorchScript archive (StyleGAN-V's "
+                                  "i3d_torchscript.pt; a state dict goes to video.metrics.i3d_weights)")
+            continue
         try:
             read_weights(path, key)
         except ValueError as err:
@@ -83,6 +89,7 @@ def weights_inputs(config: dict) -> dict[str, str]:
     files = {"metrics.inception_weights": config["metrics"]["inception_weights"]}
     if config["video"]["enabled"] or config["zoo"]["models"]:  # a zoo video AE's rFVD reads it too
         files["video.metrics.i3d_weights"] = config["video"]["metrics"]["i3d_weights"]
+        files["video.metrics.i3d_torchscript"] = config["video"]["metrics"].get("i3d_torchscript")
     return {k: v for k, v in files.items() if v}
 
 

@@ -179,6 +179,8 @@ def evaluate_dit_stage(*, dit_dir: str, ae_dir: str, meta: dict, dit: dict, data
     ref = ReferenceStatistics(reference, data_config(data), dit["reference_images"], fd)
     df = evaluate_dit(dit_dir, ae_dir, ref, num_samples=dit["num_samples"], steps=dit["sample_steps"],
                       sampler=dit["sampler"], guidance=dit["guidance"], batch_size=dit["batch_size_eval"],
-                      device=device, grid_path=out_grid, gif_path=out_gif)
+                      device=device, grid_path=out_grid, gif_path=out_gif, labels=dit["labels"],
+                      extra_metrics=dit["extra_metrics"])
     keys = ["ae", "modality", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed"]
-    write_csv(out_csv, df.assign(**{k: meta[k] for k in keys})[keys + ["step", "metric", "value"]])
+    extra = [c for c in df.columns if c not in ("step", "metric", "value")]  # dit.extra_metrics' columns
+    write_csv(out_csv, df.assign(**{k: meta[k] for k in keys})[keys + ["step", "metric", "value"] + extra])

@@ -107,8 +107,10 @@ def main_table(generation_csv: str, modality: str, out_csv: str, out_md: str, ou
     """Table 1, one half per modality: final score per AE x {vanilla, FT, SE} x DiT, with its change relative to
     vanilla; with `recon_csv` also each AE's reconstruction metrics and latent HF share (the video half).
 
-    Scores average over DiT seeds; `value_sd` is their standard deviation (NaN with a single seed).
+    Scores average over DiT seeds; `value_sd` is their standard deviation (NaN with a single seed). The extra
+    columns of dit.extra_metrics (Inception Score, precision, recall), where the CSV has them, average the same way.
     """
+    from .metrics.sample_quality import EXTRA_COLUMNS
     from .provenance import write_csv
     df = of_modality(read_tidy(generation_csv, "generation"), modality)
     final = df[df.step == df.groupby("dit_run").step.transform("max")]
@@ -118,6 +120,9 @@ def main_table(generation_csv: str, modality: str, out_csv: str, out_md: str, ou
     table["value_sd"] = g["value"].std().to_numpy()
     table["seeds"] = g.size().to_numpy()
     table["step"] = g["step"].max().to_numpy()
+    extra = [c for c in EXTRA_COLUMNS if c in final and final[c].notna().any()]
+    for c in extra:
+        table[c] = g[c].mean().to_numpy()
     vanilla = table[table.variant == "vanilla"].set_index(["base", "dit", "metric"])["value"]
     ref = table.set_index(["base", "dit", "metric"]).index.map(vanilla.get)
     table["rel_change_vs_vanilla"] = table["value"] / pd.Series(ref, index=table.index, dtype=float) - 1.0
@@ -131,8 +136,9 @@ def main_table(generation_csv: str, modality: str, out_csv: str, out_md: str, ou
     write_csv(out_csv, table)
     metric = ", ".join(sorted(table.metric.unique())) or "no runs"
     what = "DiT on each AE's latents" if modality == "image" else "video DiT on each video AE's latents"
+    higher = f"; {', '.join(extra)}: higher is better" if extra else ""
     render_table(table.drop(columns="ae"), out_md, out_tex,
-                 f"Generation quality of {what} ({metric}; lower is better)")
+                 f"Generation quality of {what} ({metric}; lower is better{higher})")
 
 
 def ae_zoo_table(hf_csv: str, recon_csv: str, erasure_csv: str, out_md: str, out_tex: str,

@@ -108,6 +108,9 @@ def check_video(config: dict) -> None:
     if not v["enabled"]:
         return
     data, block = v["data"], int(config["spectrum"]["block"])
+    if v["metrics"].get("i3d_weights") and v["metrics"].get("i3d_torchscript"):
+        raise ConfigError("config keys video.metrics.i3d_weights and video.metrics.i3d_torchscript are both set, but "
+                          "FVD has one feature network: set only one of them")
     if data["name"] == "videofolder" and not data.get("root"):
         raise ConfigError("config key video.data.root must name the video folder when video.data.name is videofolder")
     for i, m in enumerate(v["models"]):
@@ -123,6 +126,20 @@ def check_video(config: dict) -> None:
             if (res // comp) % f:
                 raise ConfigError(f"config key video.se.factors has factor {f}, which does not divide the video "
                                   f"latent size {res // comp}")
+
+
+def _check_extra_metrics(key: str, dit: dict) -> None:
+    """The extra metrics need enough samples: IS one per split, precision/recall more than k per set."""
+    if not dit.get("extra_metrics"):
+        return
+    from .metrics.sample_quality import ISC_SPLITS, PRC_NEIGHBOURS  # imports torch: only when extras are asked for
+    n = int(dit["num_samples"])
+    if "isc" in dit["extra_metrics"] and n < ISC_SPLITS and key == "dit":  # video has no IS (skipped, logged)
+        raise ConfigError(f"config key dit.extra_metrics asks for isc, but {key}.num_samples={n} is fewer than its "
+                          f"{ISC_SPLITS} splits")
+    if "prc" in dit["extra_metrics"] and min(n, int(dit["reference_images"])) <= PRC_NEIGHBOURS:
+        raise ConfigError(f"config key dit.extra_metrics asks for prc, but {key}.num_samples and "
+                          f"{key}.reference_images must both exceed its k={PRC_NEIGHBOURS} neighbours")
 
 
 def check_semantics(config: dict) -> None:
@@ -160,6 +177,9 @@ def check_semantics(config: dict) -> None:
     if dit["norm_samples"] > (dit["num_latents"] or dit["norm_samples"]):
         raise ConfigError(f"config key dit.norm_samples is {dit['norm_samples']}, more than dit.num_latents "
                           f"({dit['num_latents']})")
+    _check_extra_metrics("dit", dit)
+    if config["video"]["enabled"]:
+        _check_extra_metrics("video.dit", {**dit, **config["video"]["dit"]})
     if data["name"] == "photos":
         overlap = sorted(set(data["train_photos"]) & set(data["val_photos"]))
         if overlap:

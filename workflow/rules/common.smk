@@ -59,8 +59,9 @@ VIDEO_DIT_RUNS = [r["dit_run"] for v in video_views(config) for r in dit_grid(v)
 FD = ({"kind": "inception", "weights": config["metrics"]["inception_weights"]}
       if config["metrics"]["inception_weights"] else {"kind": "proxy", "weights": f"{R}/features/proxy.safetensors"})
 # ... and of every video one: I3D (FVD) when its weights are given, else the DAG's video proxy (fvd_proxy).
-_i3d = config["video"]["metrics"]["i3d_weights"]
+_i3d, _i3d_ts = config["video"]["metrics"]["i3d_weights"], config["video"]["metrics"]["i3d_torchscript"]
 FD_VIDEO = ({"kind": "i3d", "weights": _i3d} if _i3d
+            else {"kind": "i3d_torchscript", "weights": _i3d_ts} if _i3d_ts  # StyleGAN-V's FVD
             else {"kind": "video_proxy", "weights": f"{R}/features/video_proxy.safetensors"})
 # "How diffusable is my autoencoder?" (issue 19): the AEs of zoo.models, by name; their figure and table only when
 # there are any. Every analysed AE (the `ae` wildcard): each zoo AE, and for an entry with `se: true` its FT control

@@ -3,6 +3,8 @@ RAE report their FID with (issue 17, section 3), so that our DiTs can be compare
 
 - A reference batch (`VIRTUAL_imagenet256_labeled.npz`) holds `mu`/`sigma`: the Inception-v3 pool statistics of
   the whole ImageNet training set. `adm_reference_statistics` reads them as our reference statistics.
+- Its `arr_0` (10K uint8 images) is what ADM's evaluator computes precision/recall against:
+  `adm_reference_images` streams them (the real set of dit.extra_metrics' prc when dit.adm_reference is set).
 - A sample batch is an `.npz` whose `arr_0` is uint8 N x H x W x 3. `AdmSampleWriter` writes one row batch by batch
   straight into the archive's `arr_0.npy` member (npy header first, rows after), so an export of 50K samples holds one
   batch in memory, and the finished file appears at once (written beside it, then renamed).
@@ -20,7 +22,7 @@ import torch
 from ..metrics.frechet import to_uint8
 from ..provenance import atomic_write
 
-__all__ = ["adm_reference_statistics", "AdmSampleWriter"]
+__all__ = ["adm_reference_statistics", "adm_reference_images", "AdmSampleWriter"]
 
 
 def adm_reference_statistics(path: str | Path, kind: str) -> dict:
@@ -40,6 +42,27 @@ def adm_reference_statistics(path: str | Path, kind: str) -> dict:
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
         raise ValueError(f"{path}: mu {mu.shape} and sigma {sigma.shape} are not a mean and its covariance")
     return {"mu": mu, "sigma": sigma}
+
+
+def adm_reference_images(path: str | Path, batch_size: int):
+    """The images of an ADM batch's `arr_0` (uint8 N x H x W x 3) as uint8 (B, 3, H, W) batches, read from the
+    archive member piece by piece (the 10K reference images at 256^2 are 2 GB: never loaded whole)."""
+    with zipfile.ZipFile(path) as zf:
+        if "arr_0.npy" not in zf.namelist():
+            raise ValueError(f"{path} holds no arr_0 images, which precision/recall against an ADM reference batch "
+                             "need (dit.extra_metrics: prc)")
+        with zf.open("arr_0.npy") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(f)
+            if dtype != np.uint8 or fortran or len(shape) != 4 or shape[3] != 3:
+                raise ValueError(f"{path}: arr_0 is {dtype} {shape}, not uint8 N x H x W x 3 images")
+            row = int(np.prod(shape[1:]))
+            for start in range(0, shape[0], batch_size):
+                n = min(batch_size, shape[0] - start)
+                x = np.frombuffer(f.read(n * row), dtype=np.uint8).reshape(n, *shape[1:])
+                yield torch.from_numpy(x.copy()).permute(0, 3, 1, 2).contiguous()
 
 
 class AdmSampleWriter:

@@ -91,6 +91,31 @@ class ReferenceStatistics:
         self.computations += 1
         return stream.statistics()
 
+    def features(self, space: FeatureSpace, num: int) -> torch.Tensor:
+        """Features (n, D) float32 of the first n = min(num, reference set) reference images: the real set of
+        precision/recall (metrics/sample_quality), held whole by definition of that metric. Our choice: as many
+        as the samples they are compared with (Kynkäänniemi et al. compare sets of equal size; ADM's evaluator
+        uses the 10K images of its reference batch against 50K samples). With an ADM reference batch
+        (`adm_reference`) they are all the images of its arr_0 instead, as ADM's evaluator compares with."""
+        from ..metrics.sample_quality import SampleExtras
+        if self.adm_reference is not None:
+            from .adm import adm_reference_images, adm_reference_statistics
+            adm_reference_statistics(self.adm_reference, space.kind)  # the same checks: an Inception batch
+            batches = adm_reference_images(self.adm_reference, self.batch_size)
+        else:
+            ds, n = self._dataset()
+            n = min(n, int(num))
+            batches = torch.utils.data.DataLoader(ds, batch_size=self.batch_size, sampler=range(n),
+                                                  collate_fn=_uint8_batch, num_workers=self.num_workers,
+                                                  worker_init_fn=worker_init)
+        extras = SampleExtras(kind=space.kind, metrics=("prc",), num_total=0)  # the count serves IS alone
+        stream = space.stream(extras=extras)
+        steady_heap()
+        for x in batches:
+            stream.add(x)
+        stream.statistics()
+        return extras.state()["prc_features"]
+
     def get(self, space: FeatureSpace | None = None) -> dict:
         if self.adm_reference is not None:
             from .adm import adm_reference_statistics

@@ -66,10 +66,12 @@ class FeatureStatistics:
     def state(self) -> dict[str, torch.Tensor]:
         return {"count": torch.tensor([self.count], dtype=torch.int64), "sum": self.total, "outer": self.outer}
 
-    def save(self, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-        """The sums and the mu/sigma they give, in one safetensors file (readable as reference statistics)."""
+    def save(self, path: str | Path, metadata: dict[str, str] | None = None,
+             extra: dict[str, torch.Tensor] | None = None) -> Path:
+        """The sums and the mu/sigma they give, in one safetensors file (readable as reference statistics), with
+        `extra` tensors beside them (a sample shard's Inception Score sums and features: metrics/sample_quality)."""
         from ..provenance import save_tensors
-        tensors = dict(self.state())
+        tensors = {**(extra or {}), **self.state()}
         if self.count >= 2:
             tensors.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.mu_sigma().items()})
         return save_tensors(path, tensors, metadata=metadata)

@@ -6,6 +6,7 @@ Feature spaces:
     torch-fidelity (which unpickles) ever sees it.
   - `proxy`: our ProxyFeatureNet, trained in the DAG (see proxy_features); its distances are labelled *_proxy.
   - `i3d`: Inception-I3D from a user's state dict (FVD; see i3d), read the same way.
+  - `i3d_torchscript`: StyleGAN-V's TorchScript I3D (FVD as StyleGAN-V computes it; see i3d).
   - `video_proxy`: the video ProxyFeatureNet trained in the DAG; distances labelled fvd_proxy / rfvd_proxy.
 
 torch-fidelity's extractors compute the features; their mean and covariance come from running float64 sums
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
@@ -28,6 +30,7 @@ from .proxy_features import load_proxy_net
 
 PROXY_NAME = "diffusability-proxy"
 I3D_NAME = "diffusability-i3d"
+I3D_TORCHSCRIPT_NAME = "diffusability-i3d-torchscript"
 
 
 class ProxyExtractor(FeatureExtractorBase):
@@ -41,7 +44,7 @@ class ProxyExtractor(FeatureExtractorBase):
 
     @staticmethod
     def get_provided_features_list():
-        return ("proxy",)
+        return ("proxy", "logits")  # logits: its class head, for the proxy Inception Score (isc_proxy)
 
     @staticmethod
     def get_default_feature_layer_for_metric(metric):
@@ -56,7 +59,11 @@ class ProxyExtractor(FeatureExtractorBase):
         return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
 
     def forward(self, x):
-        return (self.net.features(x.float() / 127.5 - 1.0).double(),)
+        feats = self.net.features(x.float() / 127.5 - 1.0)
+        out = {"proxy": feats}
+        if "logits" in self.features_list:
+            out["logits"] = self.net.head(F.silu(feats))  # = self.net(x): ProxyFeatureNet.forward
+        return tuple(out[name].double() for name in self.features_list)
 
 
 if PROXY_NAME not in FEATURE_EXTRACTORS_REGISTRY:
@@ -111,11 +118,47 @@ class I3DExtractor(FeatureExtractorBase):
 if I3D_NAME not in FEATURE_EXTRACTORS_REGISTRY:
     register_feature_extractor(I3D_NAME, I3DExtractor)
 
+class I3DTorchScriptExtractor(FeatureExtractorBase):
+    """torch-fidelity wrapper of StyleGAN-V's TorchScript I3D: uint8 clips (N, 3, T, H, W) in, its 400 features out
+    (called as StyleGAN-V calls it: rescaled and resized to 224^2 inside the network)."""
+
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        from .i3d import load_i3d_torchscript
+        if feature_extractor_weights_path is None:
+            raise ValueError("this FVD needs video.metrics.i3d_torchscript: StyleGAN-V's TorchScript I3D file")
+        self.net = load_i3d_torchscript(feature_extractor_weights_path)
+
+    @staticmethod
+    def get_provided_features_list():
+        return ("features",)
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return "features"
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        return torch.zeros(1, 3, 9, 32, 32, dtype=torch.uint8)
+
+    def forward(self, x):
+        from .i3d import i3d_torchscript_features
+        return (i3d_torchscript_features(self.net, x).double(),)
+
+
+if I3D_TORCHSCRIPT_NAME not in FEATURE_EXTRACTORS_REGISTRY:
+    register_feature_extractor(I3D_TORCHSCRIPT_NAME, I3DTorchScriptExtractor)
+
 # kind -> (torch-fidelity extractor, feature layer, metric names for generation / reconstruction)
 FEATURE_SPACES = {
     "inception": ("inception-v3-compat", "2048", "fid", "rfid"),
     "proxy": (PROXY_NAME, "proxy", "fd_proxy", "rfid_proxy"),
     "i3d": (I3D_NAME, "logits", "fvd", "rfvd"),
+    "i3d_torchscript": (I3D_TORCHSCRIPT_NAME, "features", "fvd", "rfvd"),
     "video_proxy": (PROXY_NAME, "proxy", "fvd_proxy", "rfvd_proxy"),
 }
 
@@ -134,27 +177,35 @@ FEATURE_BATCH = 64  # images per pass of the feature network (torch-fidelity's b
 class FeatureSpace:
     """One feature extractor, built once (per evaluation job) and used for every set of images or clips."""
 
-    def __init__(self, kind: str, weights: str | Path, cuda: bool = False):
+    def __init__(self, kind: str, weights: str | Path, cuda: bool = False, logits_layer: str | None = None):
+        """`logits_layer`: a second layer of the same forward pass, the class logits of an Inception Score
+        (metrics/sample_quality.isc_logits_layer); the features of `self.layer` do not change with it."""
         from torch_fidelity.utils import create_feature_extractor
         if kind not in FEATURE_SPACES:
             raise ValueError(f"unknown feature space {kind!r}; use one of {', '.join(FEATURE_SPACES)}")
-        self.kind, self.cuda = kind, cuda
+        self.kind, self.cuda, self.logits_layer = kind, cuda, logits_layer
         name, self.layer = FEATURE_SPACES[kind][:2]
+        layers = [self.layer] + ([logits_layer] if logits_layer else [])
         with tempfile.TemporaryDirectory() as tmp:
             path = safe_inception_weights(weights, tmp) if kind == "inception" else Path(weights)
-            self.extractor = create_feature_extractor(name, [self.layer], cuda=cuda,
+            self.extractor = create_feature_extractor(name, layers, cuda=cuda,
                                                       feature_extractor_weights_path=str(path), verbose=False)
 
     @torch.no_grad()
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """Features (B, D) of one batch of uint8 images (or clips), on the CPU."""
+    def features_and_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features (B, D) of one batch of uint8 images (or clips), and their class logits (B, C) when the space
+        was built with a logits layer (else None), on the CPU."""
         if self.cuda:
             images = images.cuda(non_blocking=True)
         feats = self.extractor.convert_features_tuple_to_dict(self.extractor(images))
-        return feats[self.layer].cpu()
+        return feats[self.layer].cpu(), (feats[self.logits_layer].cpu() if self.logits_layer else None)
 
-    def stream(self, batch_size: int = FEATURE_BATCH) -> FeatureStream:
-        return FeatureStream(self, batch_size)
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Features (B, D) of one batch of uint8 images (or clips), on the CPU."""
+        return self.features_and_logits(images)[0]
+
+    def stream(self, batch_size: int = FEATURE_BATCH, *, extras=None, start: int = 0) -> FeatureStream:
+        return FeatureStream(self, batch_size, extras=extras, start=start)
 
     def statistics(self, images: torch.Tensor) -> dict:
         """Mean and covariance of the features of images (or clips) in [-1, 1]."""
@@ -173,10 +224,16 @@ class FeatureStream:
     Whatever pieces a stream is fed in (a sampler's batches, a loader's), the feature network sees batches of
     `batch_size` in order, so a stream gives the features one pass over the whole set would: a change of the
     sampling or loading batch never moves the statistics.
+
+    `extras` (a metrics.sample_quality.SampleExtras) also gets each batch's features and class logits, with the
+    index in the whole set of the batch's first image (`start`: the stream's first image, a shard's start).
     """
 
-    def __init__(self, space: FeatureSpace, batch_size: int = FEATURE_BATCH):
-        self.space, self.batch_size = space, int(batch_size)
+    def __init__(self, space: FeatureSpace, batch_size: int = FEATURE_BATCH, *, extras=None, start: int = 0):
+        self.space, self.batch_size, self.extras, self.index = space, int(batch_size), extras, int(start)
+        if extras is not None and extras.isc_layer is not None and space.logits_layer != extras.isc_layer:
+            raise ValueError(f"the Inception Score needs the feature space built with logits_layer="
+                             f"{extras.isc_layer!r}")
         self.stats: FeatureStatistics | None = None
         self._pending: list[torch.Tensor] = []
         self._num_pending = 0
@@ -192,7 +249,10 @@ class FeatureStream:
         pending = torch.cat(self._pending) if len(self._pending) > 1 else self._pending[0]
         batch, rest = pending[:n], pending[n:]
         self._pending, self._num_pending = ([rest] if len(rest) else []), len(rest)
-        feats = self.space.features(batch)
+        feats, logits = self.space.features_and_logits(batch)
+        if self.extras is not None:
+            self.extras.update(feats, logits, self.index)
+        self.index += len(batch)
         if self.stats is None:
             self.stats = FeatureStatistics(feats.shape[1])
         self.stats.update(feats)

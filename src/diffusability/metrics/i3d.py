@@ -3,6 +3,14 @@
 `rgb_imagenet.pt`-style state dicts load as they are. Weights are read without unpickling code (weights.read_weights)
 from a path the user configures (video.metrics.i3d_weights); nothing is downloaded.
 
+StyleGAN-V's FVD (the most used FVD; Skorokhodov et al. 2022, `src/metrics/frechet_video_distance.py`) runs instead
+a TorchScript export of the TF-hub I3D (`i3d_torchscript.pt`), called on uint8 clips (N, 3, T, H, W) with
+`rescale=True, resize=True, return_features=True`: it scales to [-1, 1] and resizes to 224^2 itself, and returns the
+400 pre-softmax features. `load_i3d_torchscript` / `i3d_torchscript_features` do exactly that
+(video.metrics.i3d_torchscript). torch.jit.load reads the archive with TorchScript's own unpickler, which rebuilds
+TorchScript types and tensors only, never an arbitrary Python callable (as torch.load without weights_only would);
+what runs is the TorchScript graph the user's file holds, as with any network a user points us at.
+
 FVD features are the 400 Kinetics logits of clips resized to 224^2 (the usual FVD choice); `pool` gives the
 1024-d pooled features instead. The final average pool is taken over the whole remaining (T, H, W) extent, so
 short clips (9 frames) work; with 16+ frames at 224^2 it equals the original fixed [2, 7, 7] pool then time mean.
@@ -18,7 +26,12 @@ from torch import nn
 
 from ..weights import read_weights
 
-__all__ = ["InceptionI3d", "load_i3d", "i3d_features"]
+__all__ = ["InceptionI3d", "load_i3d", "i3d_features", "load_i3d_torchscript", "i3d_torchscript_features",
+           "is_torchscript_archive", "STYLEGAN_V_CALL"]
+
+# How StyleGAN-V's FVD calls its TorchScript I3D (src/metrics/frechet_video_distance.py, detector_kwargs).
+STYLEGAN_V_CALL = {"rescale": True, "resize": True, "return_features": True}
+TORCHSCRIPT_KEY = "video.metrics.i3d_torchscript"
 
 
 def _same_pad(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -128,3 +141,38 @@ def i3d_features(net: InceptionI3d, clips: torch.Tensor, layer: str = "logits") 
     frames = F.interpolate(frames, size=(224, 224), mode="bilinear", align_corners=False, antialias=h > 224)
     x = frames.view(n, t, c, 224, 224).transpose(1, 2)
     return net(x) if layer == "logits" else net.pooled(x)
+
+
+def is_torchscript_archive(path: str | Path) -> bool:
+    """Whether `path` is a TorchScript archive (a zip holding the module's code/ folder), read from the zip's
+    directory alone: a state dict saved with torch.save has no code."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return any(n.startswith("code/") or "/code/" in n for n in names)
+
+
+def load_i3d_torchscript(path: str | Path) -> torch.jit.ScriptModule:
+    """StyleGAN-V's TorchScript I3D from the file config key video.metrics.i3d_torchscript names (torch.jit.load)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ValueError(f"config key {TORCHSCRIPT_KEY} names {path}, which is not a file")
+    if not is_torchscript_archive(path):
+        raise ValueError(f"config key {TORCHSCRIPT_KEY} names {path}, which is not a TorchScript archive "
+                         "(StyleGAN-V's i3d_torchscript.pt; a state dict goes to video.metrics.i3d_weights)")
+    import warnings
+    with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript; this file format is StyleGAN-V's choice
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+def i3d_torchscript_features(net, clips: torch.Tensor) -> torch.Tensor:
+    """Features of uint8 clips (N, 3, T, H, W) as StyleGAN-V computes them (STYLEGAN_V_CALL). Our clips reach it
+    through the suite's one to_uint8 (rounded, as an image file stores them), where StyleGAN-V's generator loop
+    truncates x * 127.5 + 128: at most one level apart (our choice: the same uint8 as every other metric here)."""
+    if clips.dtype != torch.uint8:
+        raise ValueError(f"StyleGAN-V's I3D reads uint8 clips, got {clips.dtype}")
+    return net(clips, **STYLEGAN_V_CALL)
