@@ -8,6 +8,7 @@ from diffusability.grid import (ae_grid, all_runs, dit_grid, dit_meta, main_vari
                                 video_views, view_of)
 from diffusability.paper_map import items_of, load_paper_map
 from diffusability.runconfig import ae_run_config, dit_run_config, finetune_run_config, import_run_config
+from diffusability.shards import SHARD_WILDCARDS, shard_paths
 from diffusability.workflow_config import ConfigError, check_config, load_schema, scale_overlay
 
 try:
@@ -109,6 +110,8 @@ wildcard_constraints:
     model=r"[^/]+",
     dit=r"[^/]+__dit-[A-Za-z0-9]+-s\d+",
     ae=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    shard=r"\d{5}",
+    nshards=r"\d{5}",
 
 
 def view(name):
@@ -148,6 +151,40 @@ def res_of(image_key, video_key, wildcard):
     return {"mem_mb": get("mem_mb"), "runtime": get("runtime"), "gpu": get("gpu"), **gpu_model, **CLUSTER}
 
 
+def res_when(key_of, keys):
+    """Resources of a job whose resources key depends on its wildcards: key_of(wildcards) -> one of `keys` (e.g. a
+    heavy one-shard job or a light gather of shards)."""
+    def get(field):
+        return lambda w: config["resources"][key_of(w)][field]
+    gpu_model = ({"gpu_model": _cl["gpu_model"]}
+                 if _cl["gpu_model"] and any(config["resources"][k]["gpu"] for k in keys) else {})
+    return {"mem_mb": get("mem_mb"), "runtime": get("runtime"), "gpu": get("gpu"), **gpu_model, **CLUSTER}
+
+
+def shards(name, key):
+    """dit.<key> (encode_shards, sample_shards, reference_shards) as the AE or DiT run `name` sees it."""
+    return view(name)["dit"][key]
+
+
+def latent_cache(model):
+    return f"{R}/latents/{model}.safetensors"
+
+
+def latent_shards(model):
+    """The shard files of an AE's latent cache ([] when dit.encode_shards is 1: the cache is one file)."""
+    return shard_paths(latent_cache(model), shards(model, "encode_shards"))
+
+
+def sample_shards(dit):
+    """The sample_dit jobs' files of a DiT ([] when dit.sample_shards is 1: evaluate_dit then samples itself)."""
+    return shard_paths(f"{R}/dit/{dit}/samples/sums.safetensors", shards(dit, "sample_shards"))
+
+
+def adm_reference(dit):
+    """The ADM reference batch an image DiT is scored against (dit.adm_reference), else None."""
+    return None if is_video(dit) else config["dit"]["adm_reference"]
+
+
 def run_dir(name):
     return f"{R}/ae/{name}"
 
@@ -163,7 +200,7 @@ def dit_dir(name):
 def latents_of(dit):
     """The latent cache a DiT trains on (a path from the wildcard alone: params computed from `input` are not
     Snakemake rerun triggers, so a changed dit.* setting would rerun nothing)."""
-    return f"{R}/latents/{dit_meta(config, dit)['ae']}.safetensors"
+    return latent_cache(dit_meta(config, dit)["ae"])
 
 
 def ae_run(name):
