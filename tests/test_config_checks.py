@@ -10,7 +10,8 @@ import pytest
 import torch
 import yaml
 
-from diffusability.checks import check_config_files, check_overrides
+from diffusability.checks import (check_adm_file, check_adm_reference, check_config_files, check_inputs_exist,
+                                  check_overrides)
 from diffusability.models.autoencoders import build_autoencoder
 from diffusability.provenance import atomic_write, write_csv
 from diffusability.workflow_config import ConfigError, load_schema, resolve_config
@@ -84,6 +85,26 @@ def test_weights_files_are_state_dicts_with_the_expected_keys(tmp_path):
         check_config_files(resolve({"metrics": {"inception_weights": str(other)}}))
     with pytest.raises(ConfigError, match="config key video.metrics.i3d_weights names /nope.pt, which is not a file"):
         check_config_files(resolve({"video": {"metrics": {"i3d_weights": "/nope.pt"}}}))
+
+
+def test_adm_reference_needs_inception_features_and_a_reference_batch(tmp_path):
+    import numpy as np
+    batch = tmp_path / "VIRTUAL_imagenet256_labeled.npz"
+    np.savez(batch, mu=np.zeros(4), sigma=np.eye(4))
+    with pytest.raises(ConfigError, match=r"^config key dit.adm_reference holds Inception-v3 statistics, so the "
+                                          r"samples must be scored with Inception too: set metrics.inception_weights"):
+        check_adm_reference(resolve({"dit": {"adm_reference": str(batch)}}))
+    with_inception = {"metrics": {"inception_weights": str(tmp_path / "pt_inception.pth")}}
+    check_adm_reference(resolve({**with_inception, "dit": {"adm_reference": str(batch)}}))
+    check_adm_file(resolve({**with_inception, "dit": {"adm_reference": str(batch)}}))
+    with pytest.raises(ConfigError, match="config key dit.adm_reference names /nope.npz, which is not a file"):
+        check_inputs_exist(resolve({"dit": {"adm_reference": "/nope.npz"}}))
+    np.savez(tmp_path / "samples.npz", arr_0=np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(ConfigError, match="config key dit.adm_reference: .*samples.npz is not an ADM reference batch"):
+        check_adm_file(resolve({**with_inception, "dit": {"adm_reference": str(tmp_path / "samples.npz")}}))
+    (tmp_path / "broken.npz").write_bytes(os.urandom(100))
+    with pytest.raises(ConfigError, match="config key dit.adm_reference: "):
+        check_adm_file(resolve({**with_inception, "dit": {"adm_reference": str(tmp_path / "broken.npz")}}))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

@@ -9,6 +9,7 @@ workflow's config key. torch is imported only when a weights file or a CUDA devi
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 from .presets import VIDEO_AE_PRESETS, ae_compression
@@ -87,10 +88,31 @@ def weights_inputs(config: dict) -> dict[str, str]:
 
 
 def check_inputs_exist(config: dict) -> None:
-    """Weights files are inputs of the DAG: a missing one would stop even a dry run, in Snakemake's words."""
-    for key, path in weights_inputs(config).items():
-        if not Path(path).expanduser().is_file():
+    """Weights files (and the ADM reference batch) are inputs of the DAG: a missing one would stop even a dry run,
+    in Snakemake's words."""
+    files = {**weights_inputs(config), "dit.adm_reference": config["dit"]["adm_reference"]}
+    for key, path in files.items():
+        if path and not Path(path).expanduser().is_file():
             raise ConfigError(f"config key {key} names {path}, which is not a file")
+
+
+def check_adm_reference(config: dict) -> None:
+    """An ADM reference batch holds Inception-v3 statistics: it needs the Inception feature space (no file read, so
+    a dry run catches it too)."""
+    if config["dit"]["adm_reference"] and not config["metrics"]["inception_weights"]:
+        raise ConfigError("config key dit.adm_reference holds Inception-v3 statistics, so the samples must be scored "
+                          "with Inception too: set metrics.inception_weights (null scores with the offline proxy "
+                          "network, whose features an ADM batch does not hold)")
+
+
+def check_adm_file(config: dict) -> None:
+    """The ADM reference batch holds a mean and its covariance (read with numpy, nothing unpickled)."""
+    if config["dit"]["adm_reference"]:
+        from .generation.adm import adm_reference_statistics
+        try:
+            adm_reference_statistics(Path(config["dit"]["adm_reference"]).expanduser(), "inception")
+        except (ValueError, OSError, zipfile.BadZipFile) as err:
+            raise ConfigError(f"config key dit.adm_reference: {err}") from None
 
 
 def check_overrides(config: dict) -> None:
@@ -139,6 +161,7 @@ def check_config_files(config: dict, local_exec: bool = True) -> None:
     check_inputs_exist(config)
     check_pretrained(config)
     check_weights_files(config)
+    check_adm_file(config)
 
 
 def check_zoo(config: dict) -> None:

@@ -226,3 +226,11 @@ def evaluate_dit_stage(*, dit_dir: str, ae_dir: str, meta: dict, dit: dict, data
         df = score_dit_shards(shard_paths=shard_paths, reference=ref, grid_path=out_grid, gif_path=out_gif)
     keys = ["ae", "modality", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed"]
     write_csv(out_csv, df.assign(**{k: meta[k] for k in keys})[keys + ["step", "metric", "value"]])
+
+
+def export_adm_stage(*, dit_dir: str, ae_dir: str, dit: dict, device: str, out_path: str) -> None:
+    """The final snapshot's samples of one image DiT as an ADM sample batch .npz (dit.export_adm)."""
+    from .generation.evaluate import export_adm_samples
+    export_adm_samples(dit_dir=dit_dir, ae_dir=ae_dir, num_samples=dit["num_samples"],
+                       sample_steps=dit["sample_steps"], sampler=dit["sampler"], guidance=dit["guidance"],
+                       batch_size=dit["batch_size_eval"], out_path=out_path, device=device)

@@ -238,6 +238,7 @@ rule all_tables:
         [f"{R}/video_spectra.csv"] if VIDEO else [],
         [f"{R}/zoo_{k}.csv" for k in ("spectra", "hf", "erasure", "reconstruction")] if ZOO else [],
         paper_outputs("table"),
+        rules.export_adm_all.input,  # dit.export_adm: the image DiTs' ADM sample batches
 
 
 rule all_figures:

@@ -226,6 +226,38 @@ rule evaluate_dit:
         "../scripts/evaluate_dit.py"
 
 
+rule export_adm:
+    # dit.export_adm: the final snapshot's num_samples samples of an image DiT as an ADM sample batch, for ADM's
+    # evaluator (the same samples its last generation.csv row scores).
+    input:
+        dit=rules.train_dit.output.weights,
+        ae=lambda w: weights(dit_meta(config, w.dit)["ae"]),
+    output:
+        f"{R}/dit/{{dit}}/samples_adm.npz",
+    log:
+        f"logs/{SCALE}/export_adm/{{dit}}.log",
+    benchmark:
+        f"benchmarks/{SCALE}/export_adm/{{dit}}.tsv"
+    params:
+        dit_dir=lambda w: dit_dir(w.dit),
+        ae_dir=lambda w: run_dir(dit_meta(config, w.dit)["ae"]),
+        dit=lambda w: {k: view(w.dit)["dit"][k] for k in ("num_samples", "sample_steps", "sampler", "guidance",
+                                                          "batch_size_eval")},
+        device=config["device"],
+    threads: THREADS
+    resources:
+        **res("export_adm"),
+    script:
+        "../scripts/export_adm.py"
+
+
+rule export_adm_all:
+    # The ADM sample batches of every image DiT (nothing when dit.export_adm is false); all_tables asks for them.
+    input:
+        expand(rules.export_adm.output[0], dit=DIT_RUNS) if config["dit"]["export_adm"] else [],
+    localrule: True
+
+
 rule collect_generation:
     input:
         expand(f"{R}/dit/{{dit}}/generation.csv", dit=DIT_RUNS + VIDEO_DIT_RUNS),
