@@ -87,6 +87,16 @@ def test_weights_files_are_state_dicts_with_the_expected_keys(tmp_path):
         check_config_files(resolve({"video": {"metrics": {"i3d_weights": "/nope.pt"}}}))
 
 
+def test_a_training_spans_nodes_only_through_submitit():
+    from diffusability.checks import check_training_nodes
+    two = {"resources": {"train_dit": {"runtime": 60, "mem_mb": 8000, "gpu": 4, "nodes": 2}}}
+    with pytest.raises(ConfigError, match=r"^config key resources.train_dit.nodes is 2, but a training spans nodes "
+                                          r"only with launcher: submitit"):
+        check_training_nodes(resolve(two))
+    check_training_nodes(resolve({**two, "launcher": "submitit"}))
+    assert resolve({})["resources"]["train_dit"]["nodes"] == 1
+
+
 def test_adm_reference_needs_inception_features_and_a_reference_batch(tmp_path):
     import numpy as np
     batch = tmp_path / "VIRTUAL_imagenet256_labeled.npz"

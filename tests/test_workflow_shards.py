@@ -1,5 +1,6 @@
 """The sharded data path through the workflow (issue 17): dit.encode_shards, dit.sample_shards and
-dit.reference_shards change how many jobs run, never the numbers, and a finished shard is never rerun."""
+dit.reference_shards change how many jobs run, never the numbers, and a finished shard is never rerun;
+dit.export_adm's sample batch holds the samples scored."""
 import shutil
 
 import numpy as np
@@ -51,6 +52,25 @@ def test_sampling_in_two_shards_scores_as_one_job(unsharded, tmp_path):
     assert (wf / f"paper_figures/smoke/samples/{DIT}.png").stat().st_size > 1000
 
 
+def test_adm_export_holds_the_scored_samples(unsharded):
+    from diffusability.metrics.frechet import FeatureSpace, frechet_from_statistics
+    wf, _ = unsharded
+    target = f"results/smoke/dit/{DIT}/samples_adm.npz"
+    proc = snakemake(wf, target, "--config", "scale=smoke")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with np.load(wf / target) as f:
+        assert f.files == ["arr_0", "arr_1"]
+        images, labels = f["arr_0"], f["arr_1"]
+    assert images.dtype == np.uint8 and images.shape == (16, 32, 32, 3) and labels.shape == (16,)
+    # ADM's evaluator would see the samples the final snapshot was scored on: their features give its distance
+    stream = FeatureSpace("proxy", wf / "results/smoke/features/proxy.safetensors").stream()
+    stream.add(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous())
+    ref = load_file(wf / REFERENCE)
+    fd = frechet_from_statistics(stream.statistics().mu_sigma(), {k: ref[k].numpy() for k in ("mu", "sigma")})
+    final = pd.read_csv(wf / GENERATION).query("step == 4").value.item()
+    assert fd == pytest.approx(final, rel=1e-5)
+
+
 def test_latent_cache_in_three_shards_holds_the_same_latents_and_normalisation(unsharded, tmp_path):
     from diffusability.generation.latents import load_latents
     wf, keep = unsharded
@@ -77,3 +97,4 @@ def test_reference_statistics_in_two_shards_are_one_pass(unsharded, tmp_path):
     assert int(two["count"][0]) == int(one["count"][0]) == 32
     np.testing.assert_allclose(two["mu"].numpy(), one["mu"].numpy(), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(two["sigma"].numpy(), one["sigma"].numpy(), rtol=1e-6, atol=1e-9)
+

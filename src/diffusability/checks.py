@@ -144,6 +144,19 @@ def check_device(config: dict, local_exec: bool) -> None:
                           "no CUDA device; use device: auto (GPU when present) or cpu")
 
 
+TRAININGS = ("train_ae", "finetune_se", "train_dit", "train_video_ae", "train_video_dit")
+
+
+def check_training_nodes(config: dict) -> None:
+    """A training spans nodes only as a submitit job (run here, it would be one process on one machine)."""
+    for key in TRAININGS:
+        nodes = config["resources"][key]["nodes"]
+        if nodes > 1 and config["launcher"] != "submitit":
+            raise ConfigError(f"config key resources.{key}.nodes is {nodes}, but a training spans nodes only with "
+                              f"launcher: submitit (the slurm profile's config/cluster.yaml sets it), not "
+                              f"{config['launcher']!r}")
+
+
 def check_data_roots(config: dict) -> None:
     roots = [("data.root", config["data"], "imagefolder")]
     if config["video"]["enabled"]:  # video.enabled: false runs no video job
@@ -157,6 +170,7 @@ def check_data_roots(config: dict) -> None:
 def check_config_files(config: dict, local_exec: bool = True) -> None:
     """Everything above, in the order a user would fix it (`local_exec`: the jobs run on this machine)."""
     check_device(config, local_exec)
+    check_training_nodes(config)
     check_data_roots(config)
     check_inputs_exist(config)
     check_pretrained(config)

@@ -143,14 +143,15 @@ def res(name):
 
 
 def res_of(image_key, video_key, wildcard):
-    """Resources of a job that serves both modalities: resources.<video_key> when the run named by `wildcard`
-    is a video run, else resources.<image_key>."""
+    """Resources of a training that serves both modalities: resources.<video_key> when the run named by `wildcard`
+    is a video run, else resources.<image_key> (with `nodes`: a training may span nodes, gpu is per node)."""
     def get(key):
         return lambda w: config["resources"][video_key if is_video(w[wildcard]) else image_key][key]
     keys = (image_key, video_key)
     gpu_model = ({"gpu_model": _cl["gpu_model"]}
                  if _cl["gpu_model"] and any(config["resources"][k]["gpu"] for k in keys) else {})
-    return {"mem_mb": get("mem_mb"), "runtime": get("runtime"), "gpu": get("gpu"), **gpu_model, **CLUSTER}
+    return {"mem_mb": get("mem_mb"), "runtime": get("runtime"), "gpu": get("gpu"), "nodes": get("nodes"),
+            **gpu_model, **CLUSTER}
 
 
 def res_when(key_of, keys):
