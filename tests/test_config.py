@@ -120,17 +120,38 @@ def _readme_zoo_yaml() -> str:
                 if b.startswith("zoo:"))
 
 
+def _readme_paper_yaml(root) -> str:
+    """The README's `my_paper.yaml`, its paths moved under `root`, where stand-in files and folders are made."""
+    import re
+    from conftest import ROOT
+    text = next(b for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+                if b.startswith("# my_paper.yaml"))
+    text = re.sub(r"(?<=: )/", f"{root}/", text)
+    for path in re.findall(rf"{re.escape(str(root))}/[^ ,}}\n]+", text):
+        if path.endswith((".pth", ".pt", ".npz")):
+            (root / path[len(str(root)) + 1:]).parent.mkdir(parents=True, exist_ok=True)
+            (root / path[len(str(root)) + 1:]).write_bytes(b"a stand-in: a dry run reads no file")
+        else:
+            (root / path[len(str(root)) + 1:]).mkdir(parents=True, exist_ok=True)
+    return text
+
+
 @pytest.mark.parametrize("command", _readme_snakemake_commands())
 def test_every_readme_snakemake_command_parses_and_plans(wf, command):
     import shlex
     (wf / "my_ablation.yaml").write_text("se:\n  weights: [0.0, 0.5]\n")
     (wf / "my_zoo.yaml").write_text(_readme_zoo_yaml())  # the README's own, its AE folder a config.json only
+    (wf / "my_paper.yaml").write_text(_readme_paper_yaml(wf))  # the README's own, its files stand-ins
     write_ae_config(wf / "path" / "to" / "vae")
     args = shlex.split(command)[1:]
     proc = snakemake(wf, *args, *([] if "--unlock" in args else ["-n"]))  # planned, not run (the smoke DAG runs)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     if "seeds=[0, 1]" in command:
         assert "tiny-c16-kl1e-05-s1" in proc.stdout + proc.stderr
+    if "my_paper.yaml" in command:  # the ADM batch replaces the image reference jobs; the plan the README quotes
+        out = proc.stdout + proc.stderr
+        assert f"{wf}/weights/VIRTUAL_imagenet256_labeled.npz" in out and "\nreference_shard " not in out
+        assert "results/paper/latents/flux-c16-kl1e-06-s0.shard-00031-of-00032.safetensors" in out
 
 
 def test_dotted_config_keys_are_refused_in_one_sentence(wf):

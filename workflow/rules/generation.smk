@@ -174,9 +174,9 @@ rule sample_dit:
     output:
         f"{R}/dit/{{dit}}/samples/sums{SHARD_WILDCARDS}.safetensors",
     log:
-        f"logs/{SCALE}/sample_dit/{{dit}}/sums{SHARD_WILDCARDS}.log",
+        f"logs/{SCALE}/sample_dit/{{dit}}{SHARD_WILDCARDS}.log",
     benchmark:
-        f"benchmarks/{SCALE}/sample_dit/{{dit}}/sums{SHARD_WILDCARDS}.tsv"
+        f"benchmarks/{SCALE}/sample_dit/{{dit}}{SHARD_WILDCARDS}.tsv"
     params:
         dit_dir=lambda w: dit_dir(w.dit),
         ae_dir=lambda w: run_dir(dit_meta(config, w.dit)["ae"]),
