@@ -251,13 +251,6 @@ rule export_adm:
         "../scripts/export_adm.py"
 
 
-rule export_adm_all:
-    # The ADM sample batches of every image DiT (nothing when dit.export_adm is false); all_tables asks for them.
-    input:
-        expand(rules.export_adm.output[0], dit=DIT_RUNS) if config["dit"]["export_adm"] else [],
-    localrule: True
-
-
 rule collect_generation:
     input:
         expand(f"{R}/dit/{{dit}}/generation.csv", dit=DIT_RUNS + VIDEO_DIT_RUNS),
