@@ -87,6 +87,19 @@ def test_weights_files_are_state_dicts_with_the_expected_keys(tmp_path):
         check_config_files(resolve({"video": {"metrics": {"i3d_weights": "/nope.pt"}}}))
 
 
+def test_every_shard_gets_work():
+    from diffusability.checks import check_shards
+    check_shards(resolve({"dit": {"encode_shards": 96, "sample_shards": 256}}))  # video: 768 clips / 8, 256 samples
+    with pytest.raises(ConfigError, match=r"^config key dit.encode_shards is 129, but dit.num_latents=4096 makes only "
+                                          r"128 batches of eval.batch_size=32: some shards would be empty"):
+        check_shards(resolve({"dit": {"encode_shards": 129}, "video": {"dit": {"encode_shards": 1}}}))
+    # the video DiTs inherit dit's shard counts
+    with pytest.raises(ConfigError, match=r"^config key dit.encode_shards is 128, but video.dit.num_latents=768"):
+        check_shards(resolve({"dit": {"encode_shards": 128}}))
+    with pytest.raises(ConfigError, match=r"^config key video.dit.sample_shards is 300, more than the 256 samples"):
+        check_shards(resolve({"video": {"dit": {"sample_shards": 300}}}))
+
+
 def test_a_training_spans_nodes_only_through_submitit():
     from diffusability.checks import check_training_nodes
     two = {"resources": {"train_dit": {"runtime": 60, "mem_mb": 8000, "gpu": 4, "nodes": 2}}}

@@ -144,6 +144,25 @@ def check_device(config: dict, local_exec: bool) -> None:
                           "no CUDA device; use device: auto (GPU when present) or cpu")
 
 
+def check_shards(config: dict) -> None:
+    """Every shard of a sharded stage gets work: an encode shard is at least one batch (eval.batch_size latents), a
+    sampling shard at least one sample (image and video DiTs alike). Pure config, so a dry run catches it too."""
+    from .grid import video_views
+    for prefix, view in [("", config)] + [("video.", v) for v in video_views(config)]:
+        dit, batch = view["dit"], view["eval"]["batch_size"]
+        # video.dit inherits dit's keys: name the one the user set
+        key = {k: f"video.dit.{k}" if prefix and k in config["video"]["dit"] else f"dit.{k}"
+               for k in ("encode_shards", "sample_shards")}
+        batches = -(-dit["num_latents"] // batch) if dit["num_latents"] else None
+        if batches is not None and dit["encode_shards"] > batches:
+            raise ConfigError(f"config key {key['encode_shards']} is {dit['encode_shards']}, but "
+                              f"{prefix}dit.num_latents={dit['num_latents']} makes only {batches} batches of "
+                              f"{prefix}eval.batch_size={batch}: some shards would be empty (use at most {batches})")
+        if dit["sample_shards"] > dit["num_samples"]:
+            raise ConfigError(f"config key {key['sample_shards']} is {dit['sample_shards']}, more than the "
+                              f"{dit['num_samples']} samples of {prefix}dit.num_samples")
+
+
 TRAININGS = ("train_ae", "finetune_se", "train_dit", "train_video_ae", "train_video_dit")
 
 

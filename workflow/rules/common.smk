@@ -4,7 +4,7 @@ import os
 from dataclasses import asdict
 
 from diffusability.checks import (check_adm_reference, check_config_files, check_inputs_exist, check_overrides,
-                                  check_zoo)
+                                  check_shards, check_zoo)
 from diffusability.grid import (ae_grid, all_runs, dit_grid, dit_meta, main_variants, run_meta, video_runs,
                                 video_views, view_of)
 from diffusability.paper_map import items_of, load_paper_map
@@ -28,6 +28,7 @@ try:
     check_overrides(_resolved)  # the Hydra override lists compose (a typo there would fail only inside a job)
     check_inputs_exist(_resolved)  # weights files the DAG reads (else Snakemake's MissingInputException)
     check_adm_reference(_resolved)  # dit.adm_reference needs the Inception feature space
+    check_shards(_resolved)  # every shard of a sharded stage gets work
     check_zoo(_resolved)  # each zoo.models[i].source is a supported AE by its config.json (no torch, no weights)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
