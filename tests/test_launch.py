@@ -1,5 +1,6 @@
 """How a training rule's job trains: the launcher read from the job's Snakemake resources, and a local training of
 a run config with its override list, as workflow/scripts/train_ae.py runs it."""
+import pytest
 import yaml
 from snakemake.iocontainers import Namedlist
 
@@ -42,3 +43,13 @@ def test_a_training_past_one_node_asks_slurm_for_nodes_times_gpus_ranks(tmp_path
     one = submitit_parameters(launcher_settings(Namedlist(fromdict={**dict(res.items()), "gpu": 0, "nodes": 1}), 2),
                               name="x", cluster="local")
     assert one["nodes"] == 1 and one["tasks_per_node"] == 1 and not any(k.startswith("slurm_") for k in one)
+
+
+def test_a_local_training_refuses_more_than_one_node(tmp_path):
+    run = {**reference_run_config("train_ae", workflow_config("smoke")), "out_dir": str(tmp_path / "ae")}
+    local = launcher_settings(Namedlist(fromdict={"runtime": 5, "mem_mb": 2000, "gpu": 0, "nodes": 2,
+                                                  "launcher": "local"}), 1)
+    with pytest.raises(ValueError, match=r"asks for 2 nodes \(config key resources.<rule>.nodes\), but a training "
+                                         r"spans nodes only with launcher: submitit"):
+        run_training("train_ae", run_config=run, overrides=[], launcher=local)
+    assert not (tmp_path / "ae").exists()

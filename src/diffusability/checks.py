@@ -167,7 +167,9 @@ TRAININGS = ("train_ae", "finetune_se", "train_dit", "train_video_ae", "train_vi
 
 
 def check_training_nodes(config: dict) -> None:
-    """A training spans nodes only as a submitit job (run here, it would be one process on one machine)."""
+    """A training spans nodes only as a submitit job (run here, it would be one process on one machine). Checked by
+    each training (launch.run_training), not before every run: jobs that train nothing (the manifest, a figure) must
+    run under the paper overlay's multi-node resources with the local launcher."""
     for key in TRAININGS:
         nodes = config["resources"][key]["nodes"]
         if nodes > 1 and config["launcher"] != "submitit":
@@ -189,7 +191,6 @@ def check_data_roots(config: dict) -> None:
 def check_config_files(config: dict, local_exec: bool = True) -> None:
     """Everything above, in the order a user would fix it (`local_exec`: the jobs run on this machine)."""
     check_device(config, local_exec)
-    check_training_nodes(config)
     check_data_roots(config)
     check_inputs_exist(config)
     check_pretrained(config)

@@ -70,6 +70,10 @@ def run_training(name: str, *, run_config: dict, overrides: list[str], launcher:
     the job's error on failure."""
     job = TrainingJob(name, run_config, overrides)
     if launcher["name"] == "local":
+        if launcher["nodes"] > 1:
+            raise ValueError(f"this {name} job asks for {launcher['nodes']} nodes (config key resources.<rule>.nodes), "
+                             "but a training spans nodes only with launcher: submitit (the slurm profile's "
+                             "config/cluster.yaml sets it)")
         return job()
     out_dir = run_config["out_dir"]
     # One flat folder made before submitting, never a per-job `%j` folder: submitit creates that one only after sbatch
