@@ -63,6 +63,14 @@ def test_adm_sample_batch_round_trips_and_is_written_whole_or_not_at_all(tmp_pat
         arr = f["arr_0"]
     assert arr.dtype == np.uint8 and arr.shape == (10, 32, 32, 3)
     assert np.array_equal(arr, to_uint8(images).permute(0, 2, 3, 1).numpy())
+    labels = torch.arange(10) % 3
+    with AdmSampleWriter(tmp_path / "labelled.npz", 10, 32, 32, labels=True) as w:
+        for a, b in ((0, 6), (6, 10)):
+            w.write(images[a:b], labels[a:b])
+    with np.load(tmp_path / "labelled.npz") as f:
+        assert f.files == ["arr_0", "arr_1"] and np.array_equal(f["arr_1"], labels.numpy())
+        assert np.array_equal(f["arr_0"], arr)
+    (tmp_path / "labelled.npz").unlink()
     with pytest.raises(ValueError, match="3 samples written, 5 announced"):
         with AdmSampleWriter(tmp_path / "short.npz", 5, 32, 32) as w:
             w.write(images[:3])

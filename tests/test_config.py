@@ -54,6 +54,38 @@ def test_paper_scale_dag_dry_run(wf):
     assert counts == {"train_ae": "8", "finetune_se": "14",
                       "evaluate_ae": "24", "import_pretrained": "2", "train_dit": "9"}
     assert "runtime=240" in out  # the fine-tunes carry their paper-scale estimate
+    # The sharded data path: 32 encode jobs per AE variant with a DiT, 8 sampling jobs per DiT, 16 reference jobs
+    # per modality, each followed by one light gather / scoring job; the image DiTs' final samples as ADM batches.
+    sharded = ("encode_latent_shard ", "encode_latents ", "sample_dit ", "evaluate_dit ", "reference_shard ",
+               "video_reference_shard ", "reference_stats ", "export_adm ")
+    counts = dict(line.split()[:2] for line in out.splitlines() if line.startswith(sharded))
+    assert counts == {"encode_latent_shard": "288", "encode_latents": "9", "sample_dit": "72", "evaluate_dit": "9",
+                      "reference_shard": "16", "video_reference_shard": "16", "reference_stats": "1",
+                      "export_adm": "3"}, counts
+    assert "results/paper/latents/flux-c16-kl1e-06-s0.shard-00031-of-00032.safetensors" in out
+    assert "results/paper/dit/flux-c16-kl1e-06-s0__dit-XL2-s0/samples/sums.shard-00007-of-00008.safetensors" in out
+
+
+def test_adm_reference_replaces_the_image_reference_jobs(wf, tmp_path):
+    (tmp_path / "pt_inception.pth").write_bytes(b"not read in a dry run")
+    (tmp_path / "VIRTUAL_imagenet256_labeled.npz").write_bytes(b"not read in a dry run")
+    (tmp_path / "adm.yaml").write_text(yaml.safe_dump({
+        "metrics": {"inception_weights": str(tmp_path / "pt_inception.pth")},
+        "dit": {"adm_reference": str(tmp_path / "VIRTUAL_imagenet256_labeled.npz")}}))
+    proc = snakemake(wf, "-n", "all_tables", "--configfile", str(tmp_path / "adm.yaml"), "--config", "scale=paper")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    jobs = dict(line.split()[:2] for line in out.splitlines() if line.startswith(("reference_", "video_reference_")))
+    assert jobs == {"video_reference_shard": "16", "video_reference_stats": "1"}, jobs  # video keeps its own
+    assert str(tmp_path / "VIRTUAL_imagenet256_labeled.npz") in out  # an input of every image DiT's scoring
+    (tmp_path / "adm.yaml").write_text(yaml.safe_dump({"dit": {"adm_reference": str(tmp_path / "x.npz")}}))
+    proc = snakemake(wf, "-n", "all_tables", "--configfile", str(tmp_path / "adm.yaml"), "--config", "scale=paper")
+    assert proc.returncode != 0 and "config key dit.adm_reference names" in proc.stdout + proc.stderr
+    (tmp_path / "adm.yaml").write_text(yaml.safe_dump({
+        "dit": {"adm_reference": str(tmp_path / "VIRTUAL_imagenet256_labeled.npz")}}))
+    proc = snakemake(wf, "-n", "all_tables", "--configfile", str(tmp_path / "adm.yaml"), "--config", "scale=paper")
+    assert proc.returncode != 0
+    assert "config key dit.adm_reference holds Inception-v3 statistics" in proc.stdout + proc.stderr
 
 
 def test_spectral_figures_wait_for_the_vanilla_grid_only(wf):
@@ -88,17 +120,38 @@ def _readme_zoo_yaml() -> str:
                 if b.startswith("zoo:"))
 
 
+def _readme_paper_yaml(root) -> str:
+    """The README's `my_paper.yaml`, its paths moved under `root`, where stand-in files and folders are made."""
+    import re
+    from conftest import ROOT
+    text = next(b for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+                if b.startswith("# my_paper.yaml"))
+    text = re.sub(r"(?<=: )/", f"{root}/", text)
+    for path in re.findall(rf"{re.escape(str(root))}/[^ ,}}\n]+", text):
+        if path.endswith((".pth", ".pt", ".npz")):
+            (root / path[len(str(root)) + 1:]).parent.mkdir(parents=True, exist_ok=True)
+            (root / path[len(str(root)) + 1:]).write_bytes(b"a stand-in: a dry run reads no file")
+        else:
+            (root / path[len(str(root)) + 1:]).mkdir(parents=True, exist_ok=True)
+    return text
+
+
 @pytest.mark.parametrize("command", _readme_snakemake_commands())
 def test_every_readme_snakemake_command_parses_and_plans(wf, command):
     import shlex
     (wf / "my_ablation.yaml").write_text("se:\n  weights: [0.0, 0.5]\n")
     (wf / "my_zoo.yaml").write_text(_readme_zoo_yaml())  # the README's own, its AE folder a config.json only
+    (wf / "my_paper.yaml").write_text(_readme_paper_yaml(wf))  # the README's own, its files stand-ins
     write_ae_config(wf / "path" / "to" / "vae")
     args = shlex.split(command)[1:]
     proc = snakemake(wf, *args, *([] if "--unlock" in args else ["-n"]))  # planned, not run (the smoke DAG runs)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     if "seeds=[0, 1]" in command:
         assert "tiny-c16-kl1e-05-s1" in proc.stdout + proc.stderr
+    if "my_paper.yaml" in command:  # the ADM batch replaces the image reference jobs; the plan the README quotes
+        out = proc.stdout + proc.stderr
+        assert f"{wf}/weights/VIRTUAL_imagenet256_labeled.npz" in out and "\nreference_shard " not in out
+        assert "results/paper/latents/flux-c16-kl1e-06-s0.shard-00031-of-00032.safetensors" in out
 
 
 def test_dotted_config_keys_are_refused_in_one_sentence(wf):

@@ -10,7 +10,8 @@ import pytest
 import torch
 import yaml
 
-from diffusability.checks import check_config_files, check_overrides
+from diffusability.checks import (check_adm_file, check_adm_reference, check_config_files, check_inputs_exist,
+                                  check_overrides)
 from diffusability.models.autoencoders import build_autoencoder
 from diffusability.provenance import atomic_write, write_csv
 from diffusability.workflow_config import ConfigError, load_schema, resolve_config
@@ -84,6 +85,49 @@ def test_weights_files_are_state_dicts_with_the_expected_keys(tmp_path):
         check_config_files(resolve({"metrics": {"inception_weights": str(other)}}))
     with pytest.raises(ConfigError, match="config key video.metrics.i3d_weights names /nope.pt, which is not a file"):
         check_config_files(resolve({"video": {"metrics": {"i3d_weights": "/nope.pt"}}}))
+
+
+def test_every_shard_gets_work():
+    from diffusability.checks import check_shards
+    check_shards(resolve({"dit": {"encode_shards": 96, "sample_shards": 256}}))  # video: 768 clips / 8, 256 samples
+    with pytest.raises(ConfigError, match=r"^config key dit.encode_shards is 129, but dit.num_latents=4096 makes only "
+                                          r"128 batches of eval.batch_size=32: some shards would be empty"):
+        check_shards(resolve({"dit": {"encode_shards": 129}, "video": {"dit": {"encode_shards": 1}}}))
+    # the video DiTs inherit dit's shard counts
+    with pytest.raises(ConfigError, match=r"^config key dit.encode_shards is 128, but video.dit.num_latents=768"):
+        check_shards(resolve({"dit": {"encode_shards": 128}}))
+    with pytest.raises(ConfigError, match=r"^config key video.dit.sample_shards is 300, more than the 256 samples"):
+        check_shards(resolve({"video": {"dit": {"sample_shards": 300}}}))
+
+
+def test_a_training_spans_nodes_only_through_submitit():
+    from diffusability.checks import check_training_nodes
+    two = {"resources": {"train_dit": {"runtime": 60, "mem_mb": 8000, "gpu": 4, "nodes": 2}}}
+    with pytest.raises(ConfigError, match=r"^config key resources.train_dit.nodes is 2, but a training spans nodes "
+                                          r"only with launcher: submitit"):
+        check_training_nodes(resolve(two))
+    check_training_nodes(resolve({**two, "launcher": "submitit"}))
+    assert resolve({})["resources"]["train_dit"]["nodes"] == 1
+
+
+def test_adm_reference_needs_inception_features_and_a_reference_batch(tmp_path):
+    import numpy as np
+    batch = tmp_path / "VIRTUAL_imagenet256_labeled.npz"
+    np.savez(batch, mu=np.zeros(4), sigma=np.eye(4))
+    with pytest.raises(ConfigError, match=r"^config key dit.adm_reference holds Inception-v3 statistics, so the "
+                                          r"samples must be scored with Inception too: set metrics.inception_weights"):
+        check_adm_reference(resolve({"dit": {"adm_reference": str(batch)}}))
+    with_inception = {"metrics": {"inception_weights": str(tmp_path / "pt_inception.pth")}}
+    check_adm_reference(resolve({**with_inception, "dit": {"adm_reference": str(batch)}}))
+    check_adm_file(resolve({**with_inception, "dit": {"adm_reference": str(batch)}}))
+    with pytest.raises(ConfigError, match="config key dit.adm_reference names /nope.npz, which is not a file"):
+        check_inputs_exist(resolve({"dit": {"adm_reference": "/nope.npz"}}))
+    np.savez(tmp_path / "samples.npz", arr_0=np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(ConfigError, match="config key dit.adm_reference: .*samples.npz is not an ADM reference batch"):
+        check_adm_file(resolve({**with_inception, "dit": {"adm_reference": str(tmp_path / "samples.npz")}}))
+    (tmp_path / "broken.npz").write_bytes(os.urandom(100))
+    with pytest.raises(ConfigError, match="config key dit.adm_reference: "):
+        check_adm_file(resolve({**with_inception, "dit": {"adm_reference": str(tmp_path / "broken.npz")}}))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

@@ -107,7 +107,7 @@ rule train_dit:
     input: results/paper/latents/flux-c16-kl1e-06-s0.safetensors
     benchmark: benchmarks/paper/train_dit/flux-c16-kl1e-06-s0__dit-XL2-s0.tsv
     wildcards: dit=flux-c16-kl1e-06-s0__dit-XL2-s0
-    resources: tmpdir=/tmp, runtime=2880, gpu=1, mem_mb=128000
+    resources: tmpdir=/tmp, runtime=720, gpu=8, nodes=2, launcher=submitit, mem_mb=256000, mem=256 GB
 Shell command: None
 
 rule reference_stats:
@@ -118,8 +118,33 @@ localrule ablation_table:
     wildcards: kind=se_weight
     resources: tmpdir=/tmp
 """
-    assert parse_dry_run(log) == [Job("train_dit", "flux-c16-kl1e-06-s0__dit-XL2-s0", 1),
-                                  Job("reference_stats", "", 1), Job("ablation_table", "se_weight", 0)]
+    assert parse_dry_run(log) == [Job("train_dit", "flux-c16-kl1e-06-s0__dit-XL2-s0", 8, 2, 256000),
+                                  Job("reference_stats", "", 1, 1, 32000), Job("ablation_table", "se_weight", 0)]
+
+
+def test_sharded_stages_split_the_work_and_multi_node_jobs_split_the_hours(configs):
+    paper, name = configs["paper"], "flux-c16-kl1e-06-s0__dit-XL2-s0"
+    unsharded = copy.deepcopy(paper)
+    unsharded["dit"].update(sample_shards=1, encode_shards=1)
+    # 8 sampling shards hold the work of one unsharded evaluation; the scoring job after them only adds sums
+    shard = job_work(paper, "sample_dit", f"{name}.shard-00003-of-00008")
+    assert shard > 0 and 8 * shard == pytest.approx(job_work(unsharded, "evaluate_dit", name))
+    assert job_work(paper, "evaluate_dit", name) == 0.0
+    ae = "flux-c16-kl1e-06-s0"
+    assert 32 * job_work(paper, "encode_latent_shard", f"{ae}.shard-00000-of-00032") == pytest.approx(
+        job_work(unsharded, "encode_latents", ae))
+    # A shard rule never benchmarked is priced with its unsharded rule's fit; a 2 x 8 GPU training takes 1/16 of the
+    # hours of one GPU and the same GPU-hours.
+    fits = {"train_dit": Fit("train_dit", 0.0, 1e10, 2, "least squares"),
+            "evaluate_dit": Fit("evaluate_dit", 0.0, 1e10, 2, "least squares")}
+    jobs = [Job("train_dit", name, 8, 2, 256000), Job("sample_dit", f"{name}.shard-00000-of-00008", 1, 1, 64000)]
+    table = estimate(jobs, paper, fits, 1.0).set_index("rule")
+    one = estimate([Job("train_dit", name, 1)], paper, fits, 1.0).set_index("rule")
+    assert table.loc["train_dit", "gpu_hours"] == pytest.approx(one.loc["train_dit", "gpu_hours"])
+    assert table.loc["train_dit", "wall_hours"] == pytest.approx(one.loc["train_dit", "wall_hours"] / 16)
+    assert table.loc["train_dit", "gpus_per_job"] == 16 and table.loc["train_dit", "peak_mem_gb"] == 250
+    assert table.loc["sample_dit", "basis"] == "fit of evaluate_dit" and table.loc["sample_dit", "gpu_hours"] > 0
+    assert table.loc["total", "peak_mem_gb"] == 250
 
 
 @pytest.mark.slow  # a Snakemake dry run of the workflow
@@ -132,3 +157,11 @@ def test_cli_prices_the_real_workflow(tmp_path, configs, capsys, monkeypatch):
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
     assert "train_dit" in rows and "total" in rows
     assert "Device factor" in out and "Paper budget" in out
+    assert "peak_mem_gb" in out and "gpus_per_job" in out
+    # The README's command: the sharded paper plan, one row per rule with its jobs, GPU-hours and memory
+    assert main(["all_tables", "--scale", "paper", "--benchmarks", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in out.splitlines()
+            if line.startswith("| ")}
+    assert rows["sample_dit"][:3] == ["72", "72", "1"] and rows["encode_latent_shard"][0] == "288"
+    assert rows["train_dit"][:3] == ["9", "9", "32"] and rows["train_dit"][6] == "250"  # 4 x 8 GPUs, GB per node

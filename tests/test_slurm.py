@@ -201,7 +201,11 @@ def test_paper_plan_asks_for_gpus_and_paper_runtimes(tmp_path):
                 # video runs go through the same rules with the train_video_* resources
                 into = video if "cogvideox" in block or "ltx" in block else blocks
                 into.setdefault(line.split()[1].rstrip(":"), block)
-    for rule, runtime in (("train_ae", 1080), ("finetune_se", 240), ("train_dit", 2880), ("evaluate_dit", 720)):
+    for rule, runtime in (("train_ae", 1080), ("finetune_se", 240), ("sample_dit", 240), ("encode_latent_shard", 180),
+                          ("reference_shard", 180)):
         assert f"runtime={runtime}" in blocks[rule] and "gpu=1" in blocks[rule], (rule, blocks.get(rule))
+    # a DiT trains on 2 nodes x 8 GPUs; its sharded evaluation only merges sums (no GPU)
+    assert "runtime=720" in blocks["train_dit"] and "gpu=8" in blocks["train_dit"] and "nodes=2" in blocks["train_dit"]
+    assert "runtime=30" in blocks["evaluate_dit"] and "gpu=0" in blocks["evaluate_dit"], blocks["evaluate_dit"]
     assert "runtime=480" in video["finetune_se"] and "gpu=1" in video["finetune_se"], video.get("finetune_se")
     assert "gpu=" not in blocks["tab_reconstruction"]

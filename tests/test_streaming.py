@@ -144,6 +144,15 @@ def test_sharded_encode_holds_exactly_the_unsharded_latents(ae_run, tmp_path):
     idx = torch.randint(90, (33,), generator=torch.Generator().manual_seed(1))
     assert torch.equal(b["latents"][idx], a["latents"][idx])  # DiT training draws the same batches from either
     assert len(list(tmp_path.glob("sharded.shard-*"))) == 3 and shard_path(sharded, 0, 3).exists()
+    # A DiT trained on the memory-mapped shards is the DiT trained on the one-file cache, bit for bit.
+    from safetensors.torch import load_file
+    weights = []
+    for cache in (one, sharded):
+        out = tmp_path / f"dit_{cache.stem}"
+        train_dit(run_config_by_hand("train_dit", [f"out_dir={out}", f"latents={cache}", "optim.steps=3",
+                                                   "optim.batch_size=8", "snapshots=[]", "threads=1"]))
+        weights.append(load_file(out / "dit" / "diffusion_pytorch_model.safetensors"))
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 def test_reference_statistics_in_shards_and_with_loader_workers(proxy, tmp_path):
@@ -189,8 +198,15 @@ def test_sampling_statistics_one_shard_and_three_shards_give_the_same_score(ae_r
     # The ADM export holds exactly the samples scored: its uint8 images give the same sums.
     npz = export_adm_samples(**{k: v for k, v in kw.items() if k not in ("fd", "step")}, out_path=tmp_path / "s.npz")
     with np.load(npz) as f:
-        arr = f["arr_0"]
+        assert f.files == ["arr_0", "arr_1"]
+        arr, labels = f["arr_0"], f["arr_1"]
     assert arr.dtype == np.uint8 and arr.shape == (130, 32, 32, 3)
+    # arr_1: the class labels the samples were drawn with (guided-diffusion's layout of conditional samples)
+    from omegaconf import OmegaConf
+    cached, num_classes = load_latents(cache)
+    drawn = [y for _, y in sample_inputs(int(OmegaConf.load(dit_dir / "config.yaml").seed), 130,
+                                         tuple(cached["latents"].shape[1:]), num_classes, 0, 130, 8)]
+    assert labels.dtype == np.int64 and np.array_equal(labels, torch.cat(drawn).numpy()) and len(set(labels)) > 1
     stream = FeatureSpace(proxy["kind"], proxy["weights"]).stream()
     for i in range(0, 130, 8):
         stream.add(torch.from_numpy(arr[i:i + 8]).permute(0, 3, 1, 2).contiguous())

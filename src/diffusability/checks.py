@@ -9,6 +9,7 @@ workflow's config key. torch is imported only when a weights file or a CUDA devi
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 from .presets import VIDEO_AE_PRESETS, ae_compression
@@ -94,10 +95,31 @@ def weights_inputs(config: dict) -> dict[str, str]:
 
 
 def check_inputs_exist(config: dict) -> None:
-    """Weights files are inputs of the DAG: a missing one would stop even a dry run, in Snakemake's words."""
-    for key, path in weights_inputs(config).items():
-        if not Path(path).expanduser().is_file():
+    """Weights files (and the ADM reference batch) are inputs of the DAG: a missing one would stop even a dry run,
+    in Snakemake's words."""
+    files = {**weights_inputs(config), "dit.adm_reference": config["dit"]["adm_reference"]}
+    for key, path in files.items():
+        if path and not Path(path).expanduser().is_file():
             raise ConfigError(f"config key {key} names {path}, which is not a file")
+
+
+def check_adm_reference(config: dict) -> None:
+    """An ADM reference batch holds Inception-v3 statistics: it needs the Inception feature space (no file read, so
+    a dry run catches it too)."""
+    if config["dit"]["adm_reference"] and not config["metrics"]["inception_weights"]:
+        raise ConfigError("config key dit.adm_reference holds Inception-v3 statistics, so the samples must be scored "
+                          "with Inception too: set metrics.inception_weights (null scores with the offline proxy "
+                          "network, whose features an ADM batch does not hold)")
+
+
+def check_adm_file(config: dict) -> None:
+    """The ADM reference batch holds a mean and its covariance (read with numpy, nothing unpickled)."""
+    if config["dit"]["adm_reference"]:
+        from .generation.adm import adm_reference_statistics
+        try:
+            adm_reference_statistics(Path(config["dit"]["adm_reference"]).expanduser(), "inception")
+        except (ValueError, OSError, zipfile.BadZipFile) as err:
+            raise ConfigError(f"config key dit.adm_reference: {err}") from None
 
 
 def check_overrides(config: dict) -> None:
@@ -129,6 +151,40 @@ def check_device(config: dict, local_exec: bool) -> None:
                           "no CUDA device; use device: auto (GPU when present) or cpu")
 
 
+def check_shards(config: dict) -> None:
+    """Every shard of a sharded stage gets work: an encode shard is at least one batch (eval.batch_size latents), a
+    sampling shard at least one sample (image and video DiTs alike). Pure config, so a dry run catches it too."""
+    from .grid import video_views
+    for prefix, view in [("", config)] + [("video.", v) for v in video_views(config)]:
+        dit, batch = view["dit"], view["eval"]["batch_size"]
+        # video.dit inherits dit's keys: name the one the user set
+        key = {k: f"video.dit.{k}" if prefix and k in config["video"]["dit"] else f"dit.{k}"
+               for k in ("encode_shards", "sample_shards")}
+        batches = -(-dit["num_latents"] // batch) if dit["num_latents"] else None
+        if batches is not None and dit["encode_shards"] > batches:
+            raise ConfigError(f"config key {key['encode_shards']} is {dit['encode_shards']}, but "
+                              f"{prefix}dit.num_latents={dit['num_latents']} makes only {batches} batches of "
+                              f"{prefix}eval.batch_size={batch}: some shards would be empty (use at most {batches})")
+        if dit["sample_shards"] > dit["num_samples"]:
+            raise ConfigError(f"config key {key['sample_shards']} is {dit['sample_shards']}, more than the "
+                              f"{dit['num_samples']} samples of {prefix}dit.num_samples")
+
+
+TRAININGS = ("train_ae", "finetune_se", "train_dit", "train_video_ae", "train_video_dit")
+
+
+def check_training_nodes(config: dict) -> None:
+    """A training spans nodes only as a submitit job (run here, it would be one process on one machine). Checked by
+    each training (launch.run_training), not before every run: jobs that train nothing (the manifest, a figure) must
+    run under the paper overlay's multi-node resources with the local launcher."""
+    for key in TRAININGS:
+        nodes = config["resources"][key]["nodes"]
+        if nodes > 1 and config["launcher"] != "submitit":
+            raise ConfigError(f"config key resources.{key}.nodes is {nodes}, but a training spans nodes only with "
+                              f"launcher: submitit (the slurm profile's config/cluster.yaml sets it), not "
+                              f"{config['launcher']!r}")
+
+
 def check_data_roots(config: dict) -> None:
     roots = [("data.root", config["data"], "imagefolder")]
     if config["video"]["enabled"]:  # video.enabled: false runs no video job
@@ -146,6 +202,7 @@ def check_config_files(config: dict, local_exec: bool = True) -> None:
     check_inputs_exist(config)
     check_pretrained(config)
     check_weights_files(config)
+    check_adm_file(config)
 
 
 def check_zoo(config: dict) -> None:

@@ -104,6 +104,19 @@ def _reference_stats(v: dict, job: str) -> float:
     return 2 * FEATURE_MACS_PER_PIXEL * _pixels(v) * v["dit"]["reference_images"]
 
 
+def _encode(v: dict, job: str) -> float:
+    return _ae_flops(v, v["dit"]["num_latents"] or v["dit"]["reference_images"], 0.5)
+
+
+def _sharded(work, key: str, part: bool):
+    """The work of one job of a stage split over dit.<key> shards (`part`: a shard's share), or of the job that
+    follows the shards (the whole stage with one shard, else a gather of sums: start-up only, no work)."""
+    def shard_work(v: dict, job: str) -> float:
+        n = v["dit"][key]
+        return work(v, job) / n if part else (work(v, job) if n == 1 else 0.0)
+    return shard_work
+
+
 # rule -> FLOPs of one of its jobs, from the config view the job runs under and the job's name:
 #   train_ae / finetune_se   steps x batch training passes of the AE (backward = 2 forwards); SE x1.3
 #   evaluate_ae              an encode + decode of every reconstruction-metric and spectrum image
@@ -111,17 +124,29 @@ def _reference_stats(v: dict, job: str) -> float:
 #   erasure                  a decode of every (AE variant, erased fraction, image); RGB's erasure is free
 #   *reference_stats         a feature-network pass over every reference image or clip
 #   train_dit / evaluate_dit 6 N T per trained sample; 2 N T per sampler step of every sample of every snapshot
+#   *_shard / sample_dit     a shard's share of its stage (dit.*_shards); the gather after the shards: no work
+#   export_adm               sampling the final snapshot once more
 WORK = {
     "train_ae": lambda v, job: _ae_flops(v, v["ae"]["steps"] * v["ae"]["batch_size"], 3),
     "finetune_se": lambda v, job: SE_EXTRA * _ae_flops(v, v["se"]["steps"] * v["ae"]["batch_size"], 3),
     "evaluate_ae": lambda v, job: _ae_flops(v, v["eval"]["num_images"] + v["spectrum"]["num_images"], 1),
-    "encode_latents": lambda v, job: _ae_flops(v, v["dit"]["num_latents"] or v["dit"]["reference_images"], 0.5),
+    "encode_latents": _sharded(_encode, "encode_shards", part=False),
+    "encode_latent_shard": _sharded(_encode, "encode_shards", part=True),
     "erasure": lambda v, job: _ae_flops(v, 3 * v["erasure"]["num_images"] * len(v["erasure"]["fractions"]), 1),
-    "reference_stats": _reference_stats,
-    "video_reference_stats": _reference_stats,
+    "reference_stats": _sharded(_reference_stats, "reference_shards", part=False),
+    "video_reference_stats": _sharded(_reference_stats, "reference_shards", part=False),
+    "reference_shard": _sharded(_reference_stats, "reference_shards", part=True),
+    "video_reference_shard": _sharded(_reference_stats, "reference_shards", part=True),
     "train_dit": _train_dit,
-    "evaluate_dit": _evaluate_dit,
+    "evaluate_dit": _sharded(_evaluate_dit, "sample_shards", part=False),
+    "sample_dit": _sharded(_evaluate_dit, "sample_shards", part=True),
+    "export_adm": lambda v, job: _evaluate_dit(v, job) / len(v["dit"]["eval_steps"]),
 }
+# A rule never run at the measured scales (one shard there) is priced with the fit of the rule running the same code
+# unsharded: the same throughput per FLOP.
+FIT_OF = {"encode_latent_shard": "encode_latents", "reference_shard": "reference_stats",
+          "video_reference_shard": "video_reference_stats", "sample_dit": "evaluate_dit", "export_adm": "evaluate_dit"}
+SHARD_SUFFIX = re.compile(r"\.shard-\d+-of-\d+$")  # shards.SHARD_WILDCARDS in a job's name
 
 
 def job_view(config: dict, rule: str, job: str) -> dict:
@@ -140,6 +165,7 @@ def job_view(config: dict, rule: str, job: str) -> dict:
 
 def job_work(config: dict, rule: str, job: str) -> float:
     """FLOPs of one job; 0 for rules without a work model (their time is all overhead)."""
+    job = SHARD_SUFFIX.sub("", job)
     return float(WORK[rule](job_view(config, rule, job), job)) if rule in WORK else 0.0
 
 
@@ -199,7 +225,9 @@ def fit_benchmarks(bench: pd.DataFrame, configs: dict[str, dict]) -> dict[str, F
 class Job(NamedTuple):
     rule: str
     name: str    # the benchmark file's stem (wildcards joined by "__"), "" for a rule with one job
-    gpus: int
+    gpus: int    # per node
+    nodes: int = 1
+    mem_mb: int = 0  # per node (resources.<rule>.mem_mb: what Slurm lets the job hold)
 
 
 def parse_dry_run(text: str) -> list[Job]:
@@ -209,7 +237,8 @@ def parse_dry_run(text: str) -> list[Job]:
         head = re.match(r"^(?:local)?rule (\S+):$", line)
         if head:
             if cur:
-                jobs.append(Job(cur["rule"], cur.get("bench", cur.get("wildcards", "")), cur.get("gpus", 0)))
+                jobs.append(Job(cur["rule"], cur.get("bench", cur.get("wildcards", "")), cur.get("gpus", 0),
+                                cur.get("nodes", 1), cur.get("mem_mb", 0)))
             cur = {"rule": head.group(1)}
         elif cur and (m := re.match(r"^\s+(benchmark|wildcards|resources): (.*)$", line)):
             key, val = m.groups()
@@ -218,8 +247,10 @@ def parse_dry_run(text: str) -> list[Job]:
                 cur["bench"] = path.stem if path.parent.name == cur["rule"] else ""
             elif key == "wildcards":
                 cur["wildcards"] = VARIANT_SEP.join(kv.split("=", 1)[1] for kv in val.split(", "))
-            elif g := re.search(r"\bgpu=(\d+)", val):
-                cur["gpus"] = int(g.group(1))
+            else:
+                for field, res in (("gpus", "gpu"), ("nodes", "nodes"), ("mem_mb", "mem_mb")):
+                    if g := re.search(rf"\b{res}=(\d+)", val):
+                        cur[field] = int(g.group(1))
     return jobs
 
 
@@ -234,23 +265,28 @@ def dry_run_jobs(target: str, scale: str, root: str | Path = ".") -> list[Job]:
 
 
 def estimate(jobs: list[Job], config: dict, fits: dict[str, Fit], gpu_speedup: float) -> pd.DataFrame:
-    """Per rule: jobs, FLOPs a job, hours run one after another (`wall_hours`) and GPU-hours, with a total row.
-    GPU jobs divide only their work term by `gpu_speedup` (start-up does not get faster); rules never benchmarked
-    are NaN (not zero) so the total says what it leaves out."""
+    """Per rule: jobs (one per shard of a sharded stage), GPUs of its largest job (nodes x GPUs per node), FLOPs a
+    job, hours run one after another (`wall_hours`), GPU-hours, and the peak memory a job may hold (its mem_mb
+    resource, per node), with a total row. GPU jobs divide only their work term by `gpu_speedup` x their GPUs (start-up
+    does not get faster); rules never benchmarked are NaN (not zero) so the total says what it leaves out."""
     rows = []
     for job in jobs:
-        fit, work = fits.get(job.rule), job_work(config, job.rule, job.name)
-        sec = fit.seconds(work, gpu_speedup if job.gpus else 1.0) if fit else math.nan
+        fit, work = fits.get(job.rule) or fits.get(FIT_OF.get(job.rule)), job_work(config, job.rule, job.name)
+        gpus = job.gpus * job.nodes  # data-parallel ranks share the work term
+        sec = fit.seconds(work, gpu_speedup * gpus if gpus else 1.0) if fit else math.nan
+        basis = "not benchmarked" if not fit else fit.basis if fit.rule == job.rule else f"fit of {fit.rule}"
         rows.append({"rule": job.rule, "work": work if job.rule in WORK else math.nan, "seconds": sec,
-                     "gpu_seconds": sec * job.gpus if job.gpus else 0.0,
-                     "gpu": job.gpus > 0, "basis": fit.basis if fit else "not benchmarked"})
+                     "gpu_seconds": sec * gpus, "gpu": gpus > 0, "gpus": gpus,
+                     "mem_gb": job.mem_mb / 1024 if job.mem_mb else math.nan, "basis": basis})
     per_job = pd.DataFrame(rows)
     g = per_job.groupby("rule", sort=False)
-    table = pd.DataFrame({"jobs": g.size(), "gpu_jobs": g["gpu"].sum(), "flop_per_job": g["work"].mean(),
-                          "wall_hours": g["seconds"].sum(min_count=1) / 3600,
-                          "gpu_hours": g["gpu_seconds"].sum(min_count=1) / 3600, "basis": g["basis"].first()})
-    total = {"jobs": len(per_job), "gpu_jobs": int(per_job.gpu.sum()), "flop_per_job": math.nan,
-             "wall_hours": table.wall_hours.sum(), "gpu_hours": table.gpu_hours.sum(), "basis": ""}
+    table = pd.DataFrame({"jobs": g.size(), "gpu_jobs": g["gpu"].sum(), "gpus_per_job": g["gpus"].max(),
+                          "flop_per_job": g["work"].mean(), "wall_hours": g["seconds"].sum(min_count=1) / 3600,
+                          "gpu_hours": g["gpu_seconds"].sum(min_count=1) / 3600,
+                          "peak_mem_gb": g["mem_gb"].max(), "basis": g["basis"].first()})
+    total = {"jobs": len(per_job), "gpu_jobs": int(per_job.gpu.sum()), "gpus_per_job": per_job.gpus.max(),
+             "flop_per_job": math.nan, "wall_hours": table.wall_hours.sum(), "gpu_hours": table.gpu_hours.sum(),
+             "peak_mem_gb": per_job.mem_gb.max(), "basis": ""}
     return pd.concat([table, pd.DataFrame([total], index=["total"])]).rename_axis("rule").reset_index()
 
 
@@ -295,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     jobs = dry_run_jobs(args.target, args.scale, root)
     table = estimate(jobs, configs[args.scale], fits, speedup)
 
-    print(f"Estimated cost of `{args.target}` at scale {args.scale} ({len(jobs)} jobs)\n")
+    print(f"Estimated cost of `{args.target}` at scale {args.scale} ({len(jobs)} jobs; peak_mem_gb: the mem_mb a "
+          f"job asks Slurm for, per node)\n")
     shown = table.astype(object).where(table.notna(), None)  # tabulate writes missingval for None, not for NaN
     print(shown.to_markdown(index=False, floatfmt=".3g", missingval="–"))
     measured = sorted(set(bench.scale) & set(SCALES), key=SCALES.index)

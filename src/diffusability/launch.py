@@ -14,7 +14,7 @@ import submitit
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainingJob", "run_training", "launcher_settings"]
+__all__ = ["TrainingJob", "run_training", "launcher_settings", "submitit_parameters"]
 
 
 class TrainingJob(submitit.helpers.Checkpointable):
@@ -39,29 +39,20 @@ def launcher_settings(resources, threads: int) -> dict:
     rerun: switching to the cluster must not retrain finished models): `launcher`, the rule's GPUs, runtime and
     memory, and the Slurm partition / account / GPU type / submitit cluster where the workflow sets them."""
     get = resources.get  # the Slurm keys are resources only where the workflow config names them
-    return {"name": resources.launcher, "gpus": int(resources.gpu), "timeout_min": int(resources.runtime),
+    return {"name": resources.launcher, "gpus": int(resources.gpu), "nodes": int(resources.nodes),
+            "timeout_min": int(resources.runtime),
             "mem_gb": max(1, int(resources.mem_mb) // 1024), "cpus": int(threads),
             "partition": get("slurm_partition"), "account": get("slurm_account"), "gpu_model": get("gpu_model"),
             "submitit_cluster": get("submitit_cluster")}
 
 
-def run_training(name: str, *, run_config: dict, overrides: list[str], launcher: dict) -> str:
-    """Run one training (`name`: train_ae | train_dit) as `launcher` says; returns the final weights folder. Raises
-    the job's error on failure."""
-    job = TrainingJob(name, run_config, overrides)
-    if launcher["name"] == "local":
-        return job()
-    out_dir = run_config["out_dir"]
-    # One flat folder made before submitting, never a per-job `%j` folder: submitit creates that one only after sbatch
-    # returns, and a job that starts at once (an idle cluster) then cannot open its log and fails without a word.
-    folder = Path(out_dir) / "submitit"
-    folder.mkdir(parents=True, exist_ok=True)
-    executor = submitit.AutoExecutor(folder=str(folder), cluster=launcher.get("submitit_cluster"))
-    params = {"timeout_min": launcher["timeout_min"], "nodes": 1, "tasks_per_node": 1,
-              "cpus_per_task": launcher["cpus"], "mem_gb": launcher["mem_gb"], "name": Path(out_dir).name}
-    if launcher["gpus"] > 1:  # one task per GPU: the trainers run data parallel over the job's tasks
-        params["tasks_per_node"] = launcher["gpus"]
-        params["cpus_per_task"] = max(1, launcher["cpus"] // launcher["gpus"])
+def submitit_parameters(launcher: dict, *, name: str, cluster: str = "slurm") -> dict:
+    """The AutoExecutor parameters of a training: `nodes` nodes of `gpus` GPUs each (resources.<rule>.nodes and
+    .gpu), one task per GPU, so the job has nodes x gpus data-parallel ranks; torch.distributed then initialises
+    across the nodes from Slurm's task layout (train/distributed.py). Memory, CPUs and GPUs are per node."""
+    tasks = max(1, launcher["gpus"])  # one task per GPU: the trainers run data parallel over the job's tasks
+    params = {"timeout_min": launcher["timeout_min"], "nodes": launcher["nodes"], "tasks_per_node": tasks,
+              "cpus_per_task": max(1, launcher["cpus"] // tasks), "mem_gb": launcher["mem_gb"], "name": name}
     if launcher["gpus"]:
         params["slurm_gres"] = (f"gpu:{launcher['gpu_model']}:{launcher['gpus']}" if launcher.get("gpu_model")
                                 else f"gpu:{launcher['gpus']}")
@@ -69,9 +60,28 @@ def run_training(name: str, *, run_config: dict, overrides: list[str], launcher:
         params["slurm_partition"] = launcher["partition"]
     if launcher.get("account"):
         params["slurm_account"] = launcher["account"]
-    if executor.cluster != "slurm":
+    if cluster != "slurm":
         params = {k: v for k, v in params.items() if not k.startswith("slurm_")}
-    executor.update_parameters(**params)
+    return params
+
+
+def run_training(name: str, *, run_config: dict, overrides: list[str], launcher: dict) -> str:
+    """Run one training (`name`: train_ae | train_dit) as `launcher` says; returns the final weights folder. Raises
+    the job's error on failure."""
+    job = TrainingJob(name, run_config, overrides)
+    if launcher["name"] == "local":
+        if launcher["nodes"] > 1:
+            raise ValueError(f"this {name} job asks for {launcher['nodes']} nodes (config key resources.<rule>.nodes), "
+                             "but a training spans nodes only with launcher: submitit (the slurm profile's "
+                             "config/cluster.yaml sets it)")
+        return job()
+    out_dir = run_config["out_dir"]
+    # One flat folder made before submitting, never a per-job `%j` folder: submitit creates that one only after sbatch
+    # returns, and a job that starts at once (an idle cluster) then cannot open its log and fails without a word.
+    folder = Path(out_dir) / "submitit"
+    folder.mkdir(parents=True, exist_ok=True)
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=launcher.get("submitit_cluster"))
+    executor.update_parameters(**submitit_parameters(launcher, name=Path(out_dir).name, cluster=executor.cluster))
     sub = executor.submit(job)
     print(f"submitted {name} as {executor.cluster} job {sub.job_id} (logs: {sub.paths.stdout})",
           flush=True)

@@ -158,29 +158,84 @@ def analyse_zoo_stage(*, source: str, name: str, settings: dict, fd: dict | None
 # --- Latent diffusion (Fig. 1, Table 1) ----------------------------------------------------------------------------
 
 def encode_latents_stage(*, run_dir: str, dit: dict, seed: int, batch_size: int, device: str, threads: int,
-                         out_path: str) -> None:
-    """Cache one AE's training-split latents (and normalisation statistics) for its DiTs."""
-    from .generation.latents import encode_training_latents
-    log.info("latent cache: %s", encode_training_latents(run_dir, out_path, dit["num_latents"], dit["norm_samples"],
-                                                         batch_size, seed, device, threads))
+                         num_shards: int, out_path: str) -> None:
+    """One AE's training-split latent cache for its DiTs: with one shard, the whole cache (latents and normalisation
+    statistics) in one file; with more, the gather of the shard jobs' files (normalisation from the first
+    dit.norm_samples latents, an index of the shards)."""
+    from .generation.latents import encode_training_latents, gather_latents
+    if num_shards == 1:
+        info = encode_training_latents(run_dir, out_path, dit["num_latents"], dit["norm_samples"], batch_size, seed,
+                                       device, threads)
+    else:
+        info = gather_latents(out_path=out_path, num_shards=num_shards, norm_samples=dit["norm_samples"])
+    log.info("latent cache: %s", info)
 
 
-def reference_stats_stage(data: dict, fd: dict, num_images: int, out_path: str) -> None:
-    """Feature statistics of the reference images, computed once and shared by every DiT evaluation."""
-    from .generation.reference import ReferenceStatistics
-    ReferenceStatistics(out_path, data_config(data), num_images, fd).get()
+def encode_latent_shard_stage(*, run_dir: str, num_latents: int | None, seed: int, batch_size: int, device: str,
+                              threads: int, shard_index: int, num_shards: int, cache_path: str,
+                              out_path: str) -> None:
+    """Shard `shard_index` of `num_shards` of an AE's latent cache `cache_path` (contiguous whole batches)."""
+    from .generation.latents import encode_shard
+    path = encode_shard(run_dir=run_dir, out_path=cache_path, shard_index=shard_index, num_shards=num_shards,
+                        num_latents=num_latents, batch_size=batch_size, seed=seed, device=device, threads=threads)
+    if Path(path) != Path(out_path):
+        raise ValueError(f"latent shard written to {path}, the workflow expects {out_path}")
+
+
+def reference_stats_stage(*, data: dict, fd: dict, num_images: int, shard_paths: list[str], out_path: str) -> None:
+    """Feature statistics of the reference images, shared by every DiT evaluation: computed here (no shards) or
+    gathered from the saved sums of the reference_shard jobs."""
+    from .generation.reference import ReferenceStatistics, gather_reference_statistics
+    if shard_paths:
+        gather_reference_statistics(shard_paths=shard_paths, out_path=out_path)
+    else:
+        ReferenceStatistics(out_path, data_config(data), num_images, fd).get()
+
+
+def reference_shard_stage(*, data: dict, fd: dict, num_images: int, shard_index: int, num_shards: int, device: str,
+                          out_path: str) -> None:
+    """Running feature sums of one shard of the reference images."""
+    from .generation.reference import reference_statistics_shard
+    reference_statistics_shard(data_cfg=data_config(data), num_images=num_images, fd=fd, shard_index=shard_index,
+                               num_shards=num_shards, out_path=out_path, device=device)
+
+
+def sample_dit_stage(*, dit_dir: str, ae_dir: str, dit: dict, fd: dict, shard_index: int, num_shards: int,
+                     device: str, out_path: str) -> None:
+    """One sampling shard of one DiT: its slice of every kept snapshot's samples, as running feature sums."""
+    from .generation.sharded_eval import sample_dit_shard
+    sample_dit_shard(dit_dir=dit_dir, ae_dir=ae_dir, fd=fd, num_samples=dit["num_samples"], shard_index=shard_index,
+                     num_shards=num_shards, sample_steps=dit["sample_steps"], sampler=dit["sampler"],
+                     guidance=dit["guidance"], batch_size=dit["batch_size_eval"], out_path=out_path, device=device,
+                     labels=dit["labels"], extra_metrics=dit["extra_metrics"])
 
 
 def evaluate_dit_stage(*, dit_dir: str, ae_dir: str, meta: dict, dit: dict, data: dict, fd: dict, reference: str,
-                       device: str, out_csv: str, out_grid: str, out_gif: str) -> None:
-    """Score every kept snapshot of one DiT (generation.csv rows) and save a sample grid of the last one."""
-    from .generation.evaluate import evaluate_dit
+                       adm_reference: str | None, shard_paths: list[str], device: str, out_csv: str, out_grid: str,
+                       out_gif: str) -> None:
+    """Score every kept snapshot of one DiT (generation.csv rows) against the reference statistics (the dataset's,
+    or an ADM reference batch's) and draw the final snapshot's sample grid: from the sums of the sample_dit jobs
+    (`shard_paths`), or, with none, from one shard sampled here (the same code as a sample_dit job)."""
+    import tempfile
+
     from .generation.reference import ReferenceStatistics
-    ref = ReferenceStatistics(reference, data_config(data), dit["reference_images"], fd)
-    df = evaluate_dit(dit_dir, ae_dir, ref, num_samples=dit["num_samples"], steps=dit["sample_steps"],
-                      sampler=dit["sampler"], guidance=dit["guidance"], batch_size=dit["batch_size_eval"],
-                      device=device, grid_path=out_grid, gif_path=out_gif, labels=dit["labels"],
-                      extra_metrics=dit["extra_metrics"])
+    from .generation.sharded_eval import score_dit_shards
+    ref = ReferenceStatistics(reference, data_config(data), dit["reference_images"], fd, adm_reference=adm_reference)
+    with tempfile.TemporaryDirectory(dir=Path(out_csv).parent) as tmp:
+        if not shard_paths:
+            shard_paths = [f"{tmp}/sums.safetensors"]
+            sample_dit_stage(dit_dir=dit_dir, ae_dir=ae_dir, dit=dit, fd=fd, shard_index=0, num_shards=1,
+                             device=device, out_path=shard_paths[0])
+        df = score_dit_shards(shard_paths=shard_paths, reference=ref, grid_path=out_grid, gif_path=out_gif,
+                              device=device)
     keys = ["ae", "modality", "base", "variant", "se_weight", "channels", "kl_weight", "dit", "dit_run", "seed"]
     extra = [c for c in df.columns if c not in ("step", "metric", "value")]  # dit.extra_metrics' columns
     write_csv(out_csv, df.assign(**{k: meta[k] for k in keys})[keys + ["step", "metric", "value"] + extra])
+
+
+def export_adm_stage(*, dit_dir: str, ae_dir: str, dit: dict, device: str, out_path: str) -> None:
+    """The final snapshot's samples of one image DiT as an ADM sample batch .npz (dit.export_adm)."""
+    from .generation.evaluate import export_adm_samples
+    export_adm_samples(dit_dir=dit_dir, ae_dir=ae_dir, num_samples=dit["num_samples"],
+                       sample_steps=dit["sample_steps"], sampler=dit["sampler"], guidance=dit["guidance"],
+                       batch_size=dit["batch_size_eval"], out_path=out_path, device=device, labels=dit["labels"])

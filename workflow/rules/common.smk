@@ -3,13 +3,15 @@
 import os
 from dataclasses import asdict
 
-from diffusability.checks import check_config_files, check_inputs_exist, check_overrides, check_zoo
+from diffusability.checks import (check_adm_reference, check_config_files, check_inputs_exist, check_overrides,
+                                  check_shards, check_zoo)
 from diffusability.grid import (ae_grid, all_runs, dit_grid, dit_meta, main_variants, run_meta, video_runs,
                                 video_views, view_of)
 from diffusability.paper_map import items_of, load_paper_map
 from diffusability.models.zoo import read_spec
 from diffusability.runconfig import (ae_run_config, dit_run_config, finetune_run_config, import_run_config,
                                      zoo_finetune_run_config)
+from diffusability.shards import SHARD_WILDCARDS, shard_paths
 from diffusability.workflow_config import ConfigError, check_config, load_schema, scale_overlay
 
 try:
@@ -27,6 +29,8 @@ try:
     _resolved = check_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
     check_overrides(_resolved)  # the Hydra override lists compose (a typo there would fail only inside a job)
     check_inputs_exist(_resolved)  # weights files the DAG reads (else Snakemake's MissingInputException)
+    check_adm_reference(_resolved)  # dit.adm_reference needs the Inception feature space
+    check_shards(_resolved)  # every shard of a sharded stage gets work
     check_zoo(_resolved)  # each zoo.models[i].source is a supported AE by its config.json (no torch, no weights)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
@@ -117,6 +121,8 @@ wildcard_constraints:
     model=r"[^/]+",
     dit=r"[^/]+__dit-[A-Za-z0-9]+-s\d+",
     ae=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    shard=r"\d{5}",
+    nshards=r"\d{5}",
 
 
 def view(name):
@@ -146,14 +152,49 @@ def res(name):
 
 
 def res_of(image_key, video_key, wildcard):
-    """Resources of a job that serves both modalities: resources.<video_key> when the run named by `wildcard`
-    is a video run, else resources.<image_key>."""
+    """Resources of a training that serves both modalities: resources.<video_key> when the run named by `wildcard`
+    is a video run, else resources.<image_key> (with `nodes`: a training may span nodes, gpu is per node)."""
     def get(key):
         return lambda w: config["resources"][video_key if is_video(w[wildcard]) else image_key][key]
     keys = (image_key, video_key)
     gpu_model = ({"gpu_model": _cl["gpu_model"]}
                  if _cl["gpu_model"] and any(config["resources"][k]["gpu"] for k in keys) else {})
+    return {"mem_mb": get("mem_mb"), "runtime": get("runtime"), "gpu": get("gpu"), "nodes": get("nodes"),
+            **gpu_model, **CLUSTER}
+
+
+def res_when(key_of, keys):
+    """Resources of a job whose resources key depends on its wildcards: key_of(wildcards) -> one of `keys` (e.g. a
+    heavy one-shard job or a light gather of shards)."""
+    def get(field):
+        return lambda w: config["resources"][key_of(w)][field]
+    gpu_model = ({"gpu_model": _cl["gpu_model"]}
+                 if _cl["gpu_model"] and any(config["resources"][k]["gpu"] for k in keys) else {})
     return {"mem_mb": get("mem_mb"), "runtime": get("runtime"), "gpu": get("gpu"), **gpu_model, **CLUSTER}
+
+
+def shards(name, key):
+    """dit.<key> (encode_shards, sample_shards, reference_shards) as the AE or DiT run `name` sees it."""
+    return view(name)["dit"][key]
+
+
+def latent_cache(model):
+    return f"{R}/latents/{model}.safetensors"
+
+
+def latent_shards(model):
+    """The shard files of an AE's latent cache ([] when dit.encode_shards is 1: the cache is one file)."""
+    return shard_paths(latent_cache(model), shards(model, "encode_shards"))
+
+
+def sample_shards(dit):
+    """The sample_dit jobs' files of a DiT ([] when dit.sample_shards is 1: evaluate_dit then samples itself)."""
+    return shard_paths(f"{R}/dit/{dit}/samples/sums.safetensors", shards(dit, "sample_shards"))
+
+
+def adm_reference(dit):
+    """The ADM reference batch an image DiT is scored against (dit.adm_reference), else None."""
+    return None if is_video(dit) else config["dit"]["adm_reference"]
 
 
 def run_dir(name):
@@ -168,10 +209,20 @@ def dit_dir(name):
     return f"{R}/dit/{name}"
 
 
+# The dit.* settings that decide a DiT's samples: the same samples for its sample_dit shards, its scoring job and its
+# ADM export (params, so that a changed value reruns them).
+SAMPLING_KEYS = ("num_samples", "sample_steps", "sampler", "guidance", "batch_size_eval", "labels")
+
+
+def sampling_of(dit, *more):
+    """SAMPLING_KEYS and `more` of DiT run `dit`'s dit section (the video one for a video DiT)."""
+    return {k: view(dit)["dit"][k] for k in SAMPLING_KEYS + more}
+
+
 def latents_of(dit):
     """The latent cache a DiT trains on (a path from the wildcard alone: params computed from `input` are not
     Snakemake rerun triggers, so a changed dit.* setting would rerun nothing)."""
-    return f"{R}/latents/{dit_meta(config, dit)['ae']}.safetensors"
+    return latent_cache(dit_meta(config, dit)["ae"])
 
 
 def ae_run(name):

@@ -238,6 +238,8 @@ rule all_tables:
         [f"{R}/video_spectra.csv"] if VIDEO else [],
         [f"{R}/zoo_{k}.csv" for k in ("spectra", "hf", "erasure", "reconstruction")] if ZOO else [],
         paper_outputs("table"),
+        # dit.export_adm: the image DiTs' ADM sample batches
+        expand(rules.export_adm.output[0], dit=DIT_RUNS) if config["dit"]["export_adm"] else [],
 
 
 rule all_figures:

@@ -5,14 +5,15 @@ RAE report their FID with (issue 17, section 3), so that our DiTs can be compare
   the whole ImageNet training set. `adm_reference_statistics` reads them as our reference statistics.
 - Its `arr_0` (10K uint8 images) is what ADM's evaluator computes precision/recall against:
   `adm_reference_images` streams them (the real set of dit.extra_metrics' prc when dit.adm_reference is set).
-- A sample batch is an `.npz` whose `arr_0` is uint8 N x H x W x 3. `AdmSampleWriter` writes one row batch by batch
-  straight into the archive's `arr_0.npy` member (npy header first, rows after), so an export of 50K samples holds one
-  batch in memory, and the finished file appears at once (written beside it, then renamed).
+- A sample batch is an `.npz` whose `arr_0` is uint8 N x H x W x 3 (and `arr_1` the class labels). `AdmSampleWriter`
+  writes it batch by batch straight into the archive's `arr_0.npy` member (npy header first, rows after), so an
+  export of 50K samples holds one batch in memory, and the finished file appears at once (written beside it, then
+  renamed). A bare `.npy` (numpy.lib.format.open_memmap) would have to be copied into the archive afterwards: ADM's
+  evaluator opens `arr_0` inside an `.npz`.
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
+import io
 import zipfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from ..metrics.frechet import to_uint8
-from ..provenance import atomic_write
+from ..provenance import atomic_path
 
 __all__ = ["adm_reference_statistics", "adm_reference_images", "AdmSampleWriter"]
 
@@ -66,46 +67,63 @@ def adm_reference_images(path: str | Path, batch_size: int):
 
 
 class AdmSampleWriter:
-    """An ADM sample batch `.npz` (`arr_0`: uint8 N x H x W x 3) filled in order from images in [-1, 1]."""
+    """An ADM sample batch `.npz` (`arr_0`: uint8 N x H x W x 3; with `labels`, `arr_1`: int64 N class labels, as
+    guided-diffusion's class-conditional samples) filled in order from images in [-1, 1].
 
-    def __init__(self, path: str | Path, num: int, height: int, width: int):
+    Rows go straight into the archive's `arr_0.npy` member (stored, not compressed: ADM's evaluator reads arr_0 in
+    slices), npy header first: one batch in memory and each byte written once, no spooled copy of the array. The
+    archive is written beside `path` and renamed when complete (provenance.atomic_path).
+    """
+
+    def __init__(self, path: str | Path, num: int, height: int, width: int, labels: bool = False):
         self.path, self.shape, self.rows = Path(path), (int(num), int(height), int(width), 3), 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # The member is spooled to an unnamed temporary file beside the output, then stored (not compressed: ADM's
-        # evaluator reads arr_0 in slices) into the archive by atomic_write.
-        self._tmp = tempfile.TemporaryFile(dir=self.path.parent)
-        np.lib.format.write_array_header_1_0(self._tmp, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-                                                         "fortran_order": False, "shape": self.shape})
+        self.labels = np.zeros(self.shape[0], np.int64) if labels else None
+        self._atomic = atomic_path(self.path)
+        self._zip = zipfile.ZipFile(self._atomic.__enter__(), "w", zipfile.ZIP_STORED, allowZip64=True)
+        self._member = self._zip.open("arr_0.npy", "w", force_zip64=True)
+        np.lib.format.write_array_header_1_0(self._member, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                                                            "fortran_order": False, "shape": self.shape})
 
-    def write(self, images: torch.Tensor) -> None:
-        """Append a batch of images (B, 3, H, W) in [-1, 1]."""
+    def write(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        """Append a batch of images (B, 3, H, W) in [-1, 1] (and their class labels, when the batch keeps them)."""
         if images.ndim != 4 or tuple(images.shape[2:]) != self.shape[1:3]:
             raise ValueError(f"ADM sample batches hold {self.shape[1]}x{self.shape[2]} images, "
                              f"got {tuple(images.shape)}")
         if self.rows + len(images) > self.shape[0]:
             raise ValueError(f"more than the {self.shape[0]} samples announced for {self.path}")
-        self._tmp.write(to_uint8(images).permute(0, 2, 3, 1).contiguous().numpy().tobytes())
+        if (labels is None) != (self.labels is None):
+            raise ValueError(f"{self.path}: pass labels with every batch exactly when the writer keeps them "
+                             f"(labels={self.labels is not None})")
+        self._member.write(to_uint8(images).permute(0, 2, 3, 1).contiguous().numpy().tobytes())
+        if labels is not None:
+            self.labels[self.rows:self.rows + len(images)] = labels.to(torch.int64).numpy()
         self.rows += len(images)
 
     def close(self) -> Path:
         if self.rows != self.shape[0]:
-            raise ValueError(f"{self.path}: {self.rows} samples written, {self.shape[0]} announced")
-        self._tmp.seek(0)
+            err = ValueError(f"{self.path}: {self.rows} samples written, {self.shape[0]} announced")
+            self.abort(err)
+            raise err
+        self._member.close()
+        if self.labels is not None:
+            buf = io.BytesIO()
+            np.save(buf, self.labels)
+            self._zip.writestr("arr_1.npy", buf.getvalue())
+        self._zip.close()
+        self._atomic.__exit__(None, None, None)
+        return self.path
 
-        def store(f):
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf, \
-                    zf.open("arr_0.npy", "w", force_zip64=True) as member:
-                shutil.copyfileobj(self._tmp, member, 1 << 22)
-        try:
-            return atomic_write(self.path, store, mode="wb")
-        finally:
-            self._tmp.close()
+    def abort(self, err: BaseException) -> None:
+        """Leave nothing behind (the partial archive is removed)."""
+        self._member.close()
+        self._zip.close()
+        self._atomic.__exit__(type(err), err, err.__traceback__)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, *_):
+    def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             self.close()
         else:
-            self._tmp.close()
+            self.abort(exc)

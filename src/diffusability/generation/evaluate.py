@@ -195,20 +195,31 @@ def extra_scores_of_shards(*, shard_paths: list[str | Path], reference: Referenc
 def export_adm_samples(*, dit_dir: str | Path, ae_dir: str | Path, num_samples: int, sample_steps: int, sampler: str,
                        guidance: float, batch_size: int, out_path: str | Path, step: int | None = None,
                        device: str = "auto", labels: str = "uniform") -> Path:
-    """One snapshot's samples (the final one by default) as an ADM sample batch `.npz` (`arr_0`: uint8 N x H x W x 3),
-    streamed, for ADM's evaluation suite; the same samples the snapshot's score uses (with the same `labels`)."""
+    """One snapshot's samples (the final one by default) as an ADM sample batch `.npz` (`arr_0`: uint8 N x H x W x 3;
+    `arr_1`: the class labels of a class-conditional DiT), streamed, for ADM's evaluation suite; the same samples the
+    snapshot's score uses (with the same `labels`: uniform | balanced)."""
     from .adm import AdmSampleWriter
+    from .sampling import sample_inputs
     models = load_sampling_models(dit_dir, ae_dir, device)
     step = models.steps[-1] if step is None else int(step)
     models.dit.load_state_dict(load_file(str(snapshot_path(models.dir, step)), device=str(models.device)))
-    writer = None
-    for images in sample_batches(models.dit, models.ae, models.mean, models.std, num=num_samples, start=0,
-                                 stop=num_samples, num_classes=models.num_classes, conditional=models.conditional,
-                                 steps=sample_steps, sampler=sampler, guidance=guidance, batch_size=batch_size,
-                                 seed=int(models.cfg.seed), device=models.device, shape=models.shape,
-                                 labels=labels):
-        if images.ndim != 4:
-            raise ValueError("ADM sample batches hold images: a video DiT's clips cannot be exported")
-        writer = writer or AdmSampleWriter(out_path, num_samples, images.shape[2], images.shape[3])
-        writer.write(images)
+    seed, writer = int(models.cfg.seed), None
+    batches = sample_batches(models.dit, models.ae, models.mean, models.std, num=num_samples, start=0,
+                             stop=num_samples, num_classes=models.num_classes, conditional=models.conditional,
+                             steps=sample_steps, sampler=sampler, guidance=guidance, batch_size=batch_size,
+                             seed=seed, device=models.device, shape=models.shape, labels=labels)
+    # the labels of the same batches (sample_inputs is what sample_batches draws them from)
+    inputs = sample_inputs(seed, num_samples, models.shape, models.num_classes if models.conditional else 1, 0,
+                           num_samples, batch_size, labels=labels)
+    try:
+        for images, (_, y) in zip(batches, inputs):
+            if images.ndim != 4:
+                raise ValueError("ADM sample batches hold images: a video DiT's clips cannot be exported")
+            writer = writer or AdmSampleWriter(out_path, num_samples, images.shape[2], images.shape[3],
+                                               labels=models.conditional)
+            writer.write(images, y if models.conditional else None)
+    except BaseException as err:
+        if writer is not None:
+            writer.abort(err)
+        raise
     return writer.close()

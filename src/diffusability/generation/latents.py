@@ -26,6 +26,7 @@ from ..data import build_dataset
 from ..data.loader import steady_heap, worker_init
 from ..provenance import save_tensors
 from ..runtime import resolve_device, set_threads
+from ..shards import shard_path  # where shard i of the cache lives (the workflow names them the same way)
 from ..tensorfile import mmap_tensor, read_header, write_tensor_file
 
 __all__ = ["encode_training_latents", "encode_shard", "gather_latents", "load_latents", "normalisation",
@@ -43,12 +44,6 @@ def _train_items(data_cfg, num: int | None, seed: int):
         total = num
     n = total if num is None else min(num, total)
     return ds, n
-
-
-def shard_path(out_path: str | Path, shard_index: int, num_shards: int) -> Path:
-    """Where shard `shard_index` of the cache `out_path` lives: beside it, named after it."""
-    out_path = Path(out_path)
-    return out_path.with_name(f"{out_path.stem}.shard-{shard_index:05d}-of-{num_shards:05d}{out_path.suffix}")
 
 
 def _shard_batches(n: int, batch_size: int, shard_index: int,
