@@ -90,7 +90,8 @@ def check_inputs_exist(config: dict) -> None:
     """Weights files are inputs of the DAG: a missing one would stop even a dry run, in Snakemake's words."""
     for key, path in weights_inputs(config).items():
         if not Path(path).expanduser().is_file():
-            raise ConfigError(f"config key {key} names {path}, which is not a file")
+            hint = " (python -m diffusability.rehearsal writes it)" if config.get("scale") == "rehearsal" else ""
+            raise ConfigError(f"config key {key} names {path}, which is not a file{hint}")
 
 
 def check_overrides(config: dict) -> None:

@@ -8,17 +8,23 @@ from diffusability.grid import (ae_grid, all_runs, dit_grid, dit_meta, main_vari
                                 video_views, view_of)
 from diffusability.paper_map import items_of, load_paper_map
 from diffusability.runconfig import ae_run_config, dit_run_config, finetune_run_config, import_run_config
-from diffusability.workflow_config import ConfigError, check_config, load_schema, scale_overlay
+from diffusability.workflow_config import ConfigError, check_config, load_schema, scale_overlays
 
 try:
-    _overlay = scale_overlay("config", config.get("scale"))
+    _overlays = scale_overlays("config", config.get("scale"))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 
 # The scale overlay goes over config/config.yaml and under the user's --configfile and --config files and flags:
-# Snakemake applies those again over every configfile directive.
-configfile: _overlay
+# Snakemake applies those again over every configfile directive. A scale built on another (rehearsal on paper)
+# has that scale's overlay first.
+configfile: _overlays[0]
+
+
+if len(_overlays) > 1:
+
+    configfile: _overlays[1]
 
 
 try:
