@@ -14,6 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 
+TRAININGS = ("train_ae", "finetune_se", "train_dit")
+
+
 def benchmark_rows(root: Path, scale: str) -> pd.DataFrame:
     rows = []
     base = root / "benchmarks" / scale
@@ -27,19 +30,20 @@ def benchmark_rows(root: Path, scale: str) -> pd.DataFrame:
 
 def slurm_max_rss(since: str | None) -> dict[str, float]:
     """Job name -> largest MaxRSS (MB) of its steps, from sacct (empty when sacct is not there)."""
-    cmd = ["sacct", "-a", "-n", "-P", "-o", "JobName,MaxRSS"] + (["-S", since] if since else [])
+    cmd = ["sacct", "-a", "-n", "-P", "-o", "JobID,JobName,MaxRSS"] + (["-S", since] if since else [])
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
     units = {"K": 1 / 1024, "M": 1.0, "G": 1024.0}
-    best, job = {}, None
+    names, best = {}, {}
     for line in out.splitlines():
-        name, rss = line.split("|")
-        if name not in ("batch", "extern", "python", "") and not name.isdigit():
-            job = name
-        if job and rss and rss[-1] in units:
-            best[job] = max(best.get(job, 0.0), float(rss[:-1]) * units[rss[-1]])
+        job_id, name, rss = line.split("|")
+        job = job_id.split(".")[0]
+        if "." not in job_id:  # the allocation line names the job; its steps (batch, 0, ...) hold the MaxRSS
+            names[job] = name
+        elif rss and rss[-1] in units and job in names:
+            best[names[job]] = max(best.get(names[job], 0.0), float(rss[:-1]) * units[rss[-1]])
     return best
 
 
@@ -51,7 +55,8 @@ def main() -> None:
     args = ap.parse_args()
     df = benchmark_rows(Path(args.root), args.scale)
     slurm = slurm_max_rss(args.since)
-    df["slurm_max_rss_mb"] = [slurm.get(j) for j in df.job]
+    # only trainings are submitit jobs named after their run; the plugin's jobs share one name per Snakemake run
+    df["slurm_max_rss_mb"] = [slurm.get(j) if r in TRAININGS else None for r, j in zip(df.rule, df.job)]
     table = df.groupby("rule").agg(jobs=("job", "size"), sum_s=("s", "sum"), max_s=("s", "max"),
                                    max_rss_mb=("max_rss_mb", "max"), slurm_max_rss_mb=("slurm_max_rss_mb", "max"))
     print(table.round(0).to_markdown())
