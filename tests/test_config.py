@@ -16,7 +16,7 @@ BAD = {
                             "config key ae.channels[1]: 2.5 is not of type 'integer'"),
     "resolution not divisible": ({"data": {"resolution": 30}},
                                  "config key data.resolution is 30, which is not divisible by ae.compression=4"),
-    "unknown scale": ({"scale": "huge"}, "config key scale is 'huge', but must be one of smoke, tiny, small, paper"),
+    "unknown scale": ({"scale": "huge"}, "config key scale is 'huge', but must be one of smoke, tiny, small, rehearsal, paper"),
     "misspelt key": ({"ae": {"chanels": [4]}}, "config key ae.chanels is not a known setting"),
 }
 

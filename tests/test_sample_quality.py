@@ -209,6 +209,35 @@ def test_sharded_extra_metrics_with_balanced_labels_equal_one_pass(dit_run, prox
                                space.features(arr).float(), rtol=1e-5, atol=1e-6)
 
 
+def test_workflow_sample_shards_carry_labels_and_extra_metrics(dit_run, proxy, tmp_path):
+    """The workflow's sampling jobs (sample_dit_shard) and scoring job (score_dit_shards) give the row of one pass
+    (evaluate_dit) with balanced labels and both extra metrics, with 1 or 2 shards."""
+    from diffusability.generation.sharded_eval import sample_dit_shard, score_dit_shards
+    dit_dir, ae_dir = dit_run
+    ref = ReferenceStatistics(tmp_path / "ref.safetensors", DATA, 48, proxy)
+    extra = ("isc", "prc")
+    kw = dict(dit_dir=dit_dir, ae_dir=ae_dir, fd=proxy, num_samples=130, sample_steps=2, sampler="euler",
+              guidance=1.0, batch_size=8, device="cpu", labels="balanced", extra_metrics=extra)
+    rows = []
+    for n in (1, 2):
+        paths = [sample_dit_shard(shard_index=k, num_shards=n, out_path=tmp_path / f"w{n}_{k}.safetensors", **kw)
+                 for k in range(n)]
+        rows.append(score_dit_shards(shard_paths=paths, reference=ref, grid_path=tmp_path / f"g{n}.png",
+                                     gif_path=tmp_path / f"g{n}.gif", device="cpu").iloc[0])
+    one = evaluate_dit(dit_dir, ae_dir, ref, num_samples=130, steps=2, sampler="euler", guidance=1.0, batch_size=8,
+                       device="cpu", labels="balanced", extra_metrics=extra).iloc[0]
+    for row in rows:
+        assert row["value"] == pytest.approx(one["value"], rel=1e-9)
+        assert row["isc_proxy"] == pytest.approx(one["isc_proxy"], rel=1e-12)
+        assert (row["precision_proxy"], row["recall_proxy"]) == (one["precision_proxy"], one["recall_proxy"])
+    # shards of different label settings are refused rather than merged
+    other = sample_dit_shard(shard_index=1, num_shards=2, out_path=tmp_path / "u.safetensors",
+                             **{**kw, "labels": "uniform"})
+    with pytest.raises(ValueError, match="not shard 1 of 2 of one sampling"):
+        score_dit_shards(shard_paths=[tmp_path / "w2_0.safetensors", other], reference=ref,
+                         grid_path=tmp_path / "x.png", gif_path=tmp_path / "x.gif")
+
+
 @pytest.fixture(scope="module")
 def inception_weights(tmp_path_factory):
     """torch-fidelity's Inception in a random-initialised file of its own format."""

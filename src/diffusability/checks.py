@@ -100,7 +100,8 @@ def check_inputs_exist(config: dict) -> None:
     files = {**weights_inputs(config), "dit.adm_reference": config["dit"]["adm_reference"]}
     for key, path in files.items():
         if path and not Path(path).expanduser().is_file():
-            raise ConfigError(f"config key {key} names {path}, which is not a file")
+            hint = " (python -m diffusability.rehearsal writes it)" if config.get("scale") == "rehearsal" else ""
+            raise ConfigError(f"config key {key} names {path}, which is not a file{hint}")
 
 
 def check_adm_reference(config: dict) -> None:

@@ -13,7 +13,9 @@ import yaml
 
 from .presets import VIDEO_AE_PRESETS
 
-SCALES = ("smoke", "tiny", "small", "paper")
+SCALES = ("smoke", "tiny", "small", "rehearsal", "paper")
+# A scale whose overlay goes over another's: rehearsal is the paper overlay with only sizes cut (issue 17, Sec. 4).
+SCALE_BASES = {"rehearsal": "paper"}
 
 
 class ConfigError(ValueError):
@@ -188,14 +190,16 @@ def check_semantics(config: dict) -> None:
     check_video(config)
 
 
-def scale_overlay(config_dir: str | Path, scale) -> Path:
-    """The overlay file of a scale (config/scales/<scale>.yaml), or one sentence saying why there is none."""
+def scale_overlays(config_dir: str | Path, scale) -> list[Path]:
+    """The overlay files of a scale, applied in order: config/scales/<scale>.yaml after the overlays of the scale it
+    builds on (SCALE_BASES); or one sentence saying why there is none."""
     if scale not in SCALES:
         raise ConfigError(f"config key scale is {scale!r}, but must be one of {', '.join(SCALES)}")
     overlay_file = Path(config_dir) / "scales" / f"{scale}.yaml"
     if not overlay_file.exists():
         raise ConfigError(f"config key scale is {scale!r}, but its overlay {overlay_file} does not exist")
-    return overlay_file
+    base = SCALE_BASES.get(scale)
+    return [*(scale_overlays(config_dir, base) if base else []), overlay_file]
 
 
 def check_config(merged: dict, schema: dict | None = None) -> dict:
@@ -214,8 +218,10 @@ def resolve_config(base: dict, config_dir: str | Path, user_overrides: dict | No
     (outside Snakemake: the cli/ entry points and tests); validate; return a fresh dict."""
     user_overrides = user_overrides or {}
     scale = user_overrides.get("scale", base.get("scale", "tiny"))
-    overlay = yaml.safe_load(scale_overlay(config_dir, scale).read_text()) or {}
-    merged = deep_merge(deep_merge(base, overlay), user_overrides)
+    merged = base
+    for overlay_file in scale_overlays(config_dir, scale):
+        merged = deep_merge(merged, yaml.safe_load(overlay_file.read_text()) or {})
+    merged = deep_merge(merged, user_overrides)
     merged["scale"] = scale
     return check_config(merged, schema)
 

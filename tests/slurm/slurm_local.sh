@@ -91,7 +91,9 @@ SlurmctldPidFile=$S/run/slurmctld.pid
 SlurmdPidFile=$S/run/slurmd.pid
 SlurmctldLogFile=$S/log/slurmctld.log
 SlurmdLogFile=$S/log/slurmd.log
-JobAcctGatherType=jobacct_gather/none
+# sacct's MaxRSS of each job (tests/test_rehearsal.py reports the trainings' peak memory from it)
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=2
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoreFlags=job_comment

@@ -12,17 +12,23 @@ from diffusability.models.zoo import read_spec
 from diffusability.runconfig import (ae_run_config, dit_run_config, finetune_run_config, import_run_config,
                                      zoo_finetune_run_config)
 from diffusability.shards import SHARD_WILDCARDS, shard_paths
-from diffusability.workflow_config import ConfigError, check_config, load_schema, scale_overlay
+from diffusability.workflow_config import ConfigError, check_config, load_schema, scale_overlays
 
 try:
-    _overlay = scale_overlay("config", config.get("scale"))
+    _overlays = scale_overlays("config", config.get("scale"))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 
 # The scale overlay goes over config/config.yaml and under the user's --configfile and --config files and flags:
-# Snakemake applies those again over every configfile directive.
-configfile: _overlay
+# Snakemake applies those again over every configfile directive. A scale built on another (rehearsal on paper)
+# has that scale's overlay first.
+configfile: _overlays[0]
+
+
+if len(_overlays) > 1:
+
+    configfile: _overlays[1]
 
 
 try:
