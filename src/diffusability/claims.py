@@ -90,8 +90,8 @@ def _trend(hf: pd.DataFrame, along: str, held: str, statistic) -> Measured:
         return NOT_RUN
     counts = van.groupby(held)[along].nunique()
     rows = van[van[held] == counts.idxmax()]
-    values = {seed: statistic(g.groupby(along).hf_share.mean().index, g.groupby(along).hf_share.mean().to_numpy())
-              for seed, g in rows.groupby("seed") if g[along].nunique() >= 3}
+    curves = {seed: g.groupby(along).hf_share.mean() for seed, g in rows.groupby("seed")}
+    values = {seed: statistic(c.index, c.to_numpy()) for seed, c in curves.items() if len(c) >= 3}
     return Measured(pd.Series(values, dtype=float))
 
 
@@ -255,8 +255,8 @@ _generation_claim("se_lowers_fid_vs_vanilla", _FID, "image", "vanilla",
                   "relative change of FID vs the vanilla AE's DiT", "-19% (FID, DiT-XL/2, ImageNet 256²)")
 _generation_claim("se_lowers_fvd", _FVD, "video", "ft", "relative change of FVD vs the FT control's DiT",
                   "≤ -44% vs vanilla (FVD, Kinetics-700); vs FT not reported")
-_generation_claim("se_lowers_fvd_vs_vanilla", _FVD, "video", "vanilla", "relative change of FVD vs the vanilla AE's DiT",
-                  "≤ -44% (FVD, Kinetics-700)")
+_generation_claim("se_lowers_fvd_vs_vanilla", _FVD, "video", "vanilla",
+                  "relative change of FVD vs the vanilla AE's DiT", "≤ -44% (FVD, Kinetics-700)")
 
 
 def _read(path: Path) -> pd.DataFrame | None:

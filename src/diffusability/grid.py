@@ -88,7 +88,8 @@ def _finetune(config: dict, base: dict, weight: float, factors, mode: str) -> di
     return {**base, "model": finetune_name(base["model"], weight, factors, mode, frozen, time_factors),
             "base": base["model"], "se_time_factors": fmt_factors(time_factors) if time_factors else None,
             "variant": "ft" if float(weight) == 0 else "se", "se_weight": float(weight),
-            "se_factors": fmt_factors(factors) if factors else None, "se_mode": mode, "se_factor_list": [int(f) for f in factors],
+            "se_factors": fmt_factors(factors) if factors else None, "se_mode": mode,
+            "se_factor_list": [int(f) for f in factors],
             "se_time_factor_list": [int(f) for f in time_factors]}
 
 

@@ -9,8 +9,8 @@ with the same reconstruction mixture in both terms (the authors' code). The `ran
 regulariser of the same term, the high-frequency cutoff of the paper's Fig. 5 (third row): per batch a ratio r is
 drawn uniformly in [0, cut_max_ratio], the top r share of zigzag DCT coefficients is zeroed in every block of the
 latent (B x B) and of the image (B*compression square: the same image area), and the decoder learns to reconstruct
-the cut image from the cut latent, which makes it rely on the latent's low frequencies. Gradients reach the encoder through z
-unless the encoder is frozen. Video (N, C, T, H, W) is downsampled per frame in space; optionally also in time
+the cut image from the cut latent, which makes it rely on the latent's low frequencies. Gradients reach the encoder
+through z unless the encoder is frozen. Video (N, C, T, H, W) is downsampled per frame in space; optionally also in time
 (`temporal_factors`), by averaging frames in groups and keeping the first frame on its own, as a causal video AE
 encodes it alone (paper Sec. 5: SE for CogVideoX-AE). This pushes the latent to carry no more high-frequency content than the image, which
 is what makes it easier to diffuse.
@@ -128,20 +128,21 @@ class ScaleEquivariance:
         """(down(x), down(z)) resampled the same way (video: also pooled in time by `time_factor`)."""
         x_small = downsample(x, factor, self.mode, self.latent_block * self.compression)
         z_small = downsample(z, factor, self.mode, self.latent_block)
-        if time_factor > 1:
-            x_small = temporal_downsample(x_small, time_factor, self.keep_first)
-            z_small = temporal_downsample(z_small, time_factor, self.keep_first)
-        return x_small, z_small
+        return self._pool_time(x_small, z_small, time_factor)
+
+    def _pool_time(self, x: torch.Tensor, z: torch.Tensor, time_factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if time_factor == 1:
+            return x, z
+        return (temporal_downsample(x, time_factor, self.keep_first),
+                temporal_downsample(z, time_factor, self.keep_first))
 
     def __call__(self, *, ae, x: torch.Tensor, z: torch.Tensor, step: int, recon_loss):
         if self.weight == 0:
             return x.new_zeros(()), {"se": 0.0}
         time_factor = self.temporal_factor_at(step) if x.ndim == 5 else 1
         if self.mode == "random_cut":
-            x_small, z_small = cut_pair(x, z, self.cut_ratio_at(step), self.latent_block, self.compression)
-            if time_factor > 1:
-                x_small = temporal_downsample(x_small, time_factor, self.keep_first)
-                z_small = temporal_downsample(z_small, time_factor, self.keep_first)
+            x_small, z_small = self._pool_time(*cut_pair(x, z, self.cut_ratio_at(step), latent_block=self.latent_block,
+                                                         compression=self.compression), time_factor)
         else:
             x_small, z_small = self.pair(x, z, self.factor_at(step), time_factor)
         rec = ae.decode(z_small).sample.float()

@@ -78,7 +78,8 @@ def ablation_rows(table: pd.DataFrame, kind: str, ref: dict) -> pd.DataFrame:
     elif kind == "factors":
         rows = at_ref & (vanilla | (ft & default_f & default_m) | (se & main & default_m))
     elif kind == "mode":  # the high-frequency cutoff (random_cut, no factor set) stands beside the resampling modes
-        rows = at_ref & (vanilla | (ft & default_f & default_m) | (se & main & (default_f | (table.se_mode == CUT_MODE))))
+        cut = table.se_mode == CUT_MODE
+        rows = at_ref & (vanilla | (ft & default_f & default_m) | (se & main & (default_f | cut)))
     elif kind == "se_kl":
         kls = set(ref["kl_weights"]) | {ref["kl_weight"]}
         rows = (table.channels == ref["channels"]) & table.kl_weight.isin(kls) & (
