@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from diffusability.dct import block_dct2
 from diffusability.runconfig import run_config_by_hand
-from diffusability.se import RESAMPLE_MODES, ScaleEquivariance, downsample
+from diffusability.se import RESAMPLE_MODES, ScaleEquivariance, cut_pair, downsample
 from diffusability.train.losses import ReconstructionLoss
 
 
@@ -56,7 +56,7 @@ def test_se_loss_is_zero_in_dct_mode_for_identity_ae():
     assert loss.item() < 1e-12
 
 
-@pytest.mark.parametrize("mode", RESAMPLE_MODES)
+@pytest.mark.parametrize("mode", [m for m in RESAMPLE_MODES if m != "random_cut"])  # the cutoff has no factor
 @pytest.mark.parametrize("factor", [2, 4])
 def test_each_mode_downsamples_image_and_latent_by_the_same_factor(mode, factor):
     c, b = 4, 8
@@ -97,3 +97,86 @@ def test_se_finetune_trains_the_decoder_on_small_latents(tmp_path):
     a, b = AutoencoderKL.from_pretrained(str(base)), AutoencoderKL.from_pretrained(str(tmp_path / "se" / "ae"))
     assert all(torch.equal(p, q) for p, q in zip(a.encoder.parameters(), b.encoder.parameters()))  # frozen
     assert not all(torch.equal(p, q) for p, q in zip(a.decoder.parameters(), b.decoder.parameters()))
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.3, 0.75])
+def test_random_cut_zeroes_the_top_zigzag_share_of_every_block_in_latent_and_image(ratio):
+    """Latent blocks of B and image blocks of B x compression (the same image area, as many blocks): in each, the
+    top `ratio` share of zigzag coefficients is zeroed and the rest is untouched."""
+    c, b = 4, 8
+    g = torch.Generator().manual_seed(0)
+    x, z = torch.randn(2, 3, 64, 64, generator=g, dtype=torch.float64), torch.randn(2, 16, 16, 16, generator=g,
+                                                                                   dtype=torch.float64)
+    xc, zc = cut_pair(x, z, ratio, latent_block=b, compression=c)
+    assert xc.shape == x.shape and zc.shape == z.shape
+    blocks = []
+    for before, after, block in ((x, xc, b * c), (z, zc, b)):
+        n = block * block
+        keep = round((1 - ratio) * n)  # the top n - keep coefficients of each block are cut
+        cb, ca = block_dct2(before, block), block_dct2(after, block)
+        assert torch.allclose(ca[..., :keep], cb[..., :keep], atol=1e-9)
+        if keep < n:
+            assert ca[..., keep:].abs().max().item() < 1e-9
+            assert cb[..., keep:].abs().min().item() > 0  # ... and there was something there to cut
+        blocks.append(ca.shape[-3:-1])
+        assert (n - keep) / n == pytest.approx(ratio, abs=0.5 / n)
+    assert blocks[0] == blocks[1]  # one image block per latent block
+
+
+def test_random_cut_ratio_is_drawn_per_step_from_the_run_seed():
+    def draws(seed):
+        return [ScaleEquivariance(1.0, [], mode="random_cut", seed=seed, cut_max_ratio=0.6).cut_ratio_at(t)
+                for t in range(200)]
+    first = draws(3)
+    assert first == draws(3) and first != draws(4)
+    assert min(first) >= 0.0 and max(first) <= 0.6 and min(first) < 0.06 and max(first) > 0.54  # uniform in [0, 0.6]
+    with pytest.raises(ValueError, match="se.cut_max_ratio"):
+        ScaleEquivariance(1.0, [], mode="random_cut", cut_max_ratio=1.0)
+
+
+def test_random_cut_loss_is_the_reconstruction_of_the_cut_image_from_the_cut_latent():
+    """An identity AE decodes the cut latent to exactly the cut image (zero loss); a pooling AE cannot, and the
+    term is then the loss mixture between its decode of the cut latent and the cut image."""
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    recon = ReconstructionLoss(1.0, 1.0, 0.0)
+    identity = ScaleEquivariance(1.0, [], mode="random_cut", compression=1, latent_block=8, cut_max_ratio=0.75)
+    loss, _ = identity(ae=PoolingAE(1), x=x, z=x, step=5, recon_loss=recon)
+    assert loss.item() < 1e-10
+    ae = PoolingAE(4)
+    se = ScaleEquivariance(0.5, [], mode="random_cut", compression=4, latent_block=2, cut_max_ratio=0.75, seed=2)
+    loss, metrics = se(ae=ae, x=x, z=ae.encode(x), step=5, recon_loss=recon)
+    xc, zc = cut_pair(x, ae.encode(x), se.cut_ratio_at(5), latent_block=2, compression=4)
+    assert metrics["se"] == pytest.approx(recon(ae.decode(zc).sample, xc)["recon"].item())
+    assert loss.item() == pytest.approx(0.5 * metrics["se"]) and loss.item() > 0
+
+
+def test_the_grid_fine_tunes_each_image_base_with_the_cutoff_at_the_main_weight():
+    from diffusability.grid import CUT_MODE, main_variants, se_grid, video_views
+    from diffusability.runconfig import finetune_run_config, workflow_config
+    config = workflow_config("smoke")
+    cut = [r for r in se_grid(config) if r["se_mode"] == CUT_MODE]
+    assert [r["model"] for r in cut] == ["tiny-c4-kl0-s0__se1-random_cut"]
+    assert cut[0]["variant"] == "se" and cut[0]["se_weight"] == config["se"]["main_weight"]
+    assert cut[0]["se_factors"] is None
+    assert main_variants(config)["tiny-c4-kl0-s0"][CUT_MODE] == cut[0]["model"]
+    assert not any(r["se_mode"] == CUT_MODE for v in video_views(config) for r in se_grid(v))
+    run = finetune_run_config(config, cut[0], out_dir="x", init_from="y")
+    assert run["se"]["mode"] == CUT_MODE and run["se"]["factors"] == []
+    assert run["se"]["cut_max_ratio"] == config["se"]["cut_max_ratio"]
+    # the ratio is a setting of the cutoff's run only: changing it reruns nothing else
+    ft = next(r for r in se_grid(config) if r["variant"] == "ft")
+    assert "cut_max_ratio" not in finetune_run_config(config, ft, out_dir="x", init_from="y")["se"]
+
+
+def test_random_cut_finetune_trains(tmp_path):
+    from diffusability.train.ae import train_autoencoder
+    common = ["model.latent_channels=8", "optim.batch_size=4", "optim.log_every=1", "data.val_crops_per_photo=2"]
+    base = train_autoencoder(run_config_by_hand("train_ae", [f"out_dir={tmp_path / 'base'}", "optim.steps=1",
+                                                             *common]))
+    cut = run_config_by_hand("train_ae", [f"out_dir={tmp_path / 'cut'}", "optim.steps=2", f"init_from={base}",
+                                          "se.weight=0.5", "se.mode=random_cut", "se.factors=[]",
+                                          "+se.cut_max_ratio=0.5", *common], finetune=True)
+    train_autoencoder(cut)
+    import pandas as pd
+    log = pd.read_csv(tmp_path / "cut" / "train_log.csv")
+    assert log["se"].notna().all() and (log["se"] > 0).all()

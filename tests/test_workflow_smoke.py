@@ -16,7 +16,7 @@ SPECTRUM = ["freq_index", "amplitude", "energy", "block", "axis"]
 SUMMARY = ["modality", "preset", "channels", "kl_weight", "variant", "se_weight", "se_factors", "se_mode", "psnr", "ssim",
            "rfid_proxy", "hf_share", "latent_mean", "latent_std", "seeds"]
 MAIN = ["base", "ae", "channels", "kl_weight", "dit", "variant", "se_weight", "metric", "value", "value_sd", "seeds",
-        "step", "rel_change_vs_vanilla"]
+        "step", "rel_change_vs_ft", "rel_change_vs_vanilla"]
 COLUMNS = {
     "spectra.csv": RUN + SPECTRUM,
     "video_spectra.csv": RUN + SPECTRUM,
@@ -64,11 +64,11 @@ def test_every_table_exists_with_its_columns(smoke):
         for ext in ("md", "tex"):
             assert (smoke / "paper_figures" / "smoke" / f"{table}.{ext}").stat().st_size > 100, table
     erasure = pd.read_csv(smoke / "results" / "smoke" / "erasure.csv")
-    assert set(erasure.method) == {"rgb", "vanilla", "ft", "se"}
+    assert set(erasure.method) == {"rgb", "vanilla", "ft", "se", "random_cut"}
     assert set(erasure.erase_fraction) == {0.0, 0.5, 0.9}
     from diffusability.sheets import read_sheet
     sheet = read_sheet(smoke / "results" / "smoke" / "erasure" / f"{BASE}_grid.png")
-    assert {r["method"] for r in sheet.rows} == {"rgb", "vanilla", "ft", "se"}
+    assert {r["method"] for r in sheet.rows} == {"rgb", "vanilla", "ft", "se", "random_cut"}
     assert [c["erase_fraction"] for c in sheet.columns] == [0.0, 0.5, 0.9]
     gen = pd.read_csv(smoke / "results" / "smoke" / "generation.csv")
     image, video = gen[gen.modality == "image"], gen[gen.modality == "video"]
@@ -79,12 +79,17 @@ def test_every_table_exists_with_its_columns(smoke):
     for name in ("main_image.csv", "main_video.csv"):
         main = pd.read_csv(smoke / "results" / "smoke" / name)
         assert (main[main.variant == "vanilla"].rel_change_vs_vanilla == 0).all() and len(main) == 3
+        assert (main[main.variant == "ft"].rel_change_vs_ft == 0).all()
     spectra = pd.read_csv(smoke / "results" / "smoke" / "video_spectra.csv")
     time = spectra[spectra.axis == "time"]
     assert set(time.model) == set(video.ae) | {"rgb@cogvideox-tiny"} and set(time.freq_index) == {0, 1, 2}
     claims = pd.read_csv(smoke / "results" / "smoke" / "claims.csv")
-    assert len(claims) == 9 and set(claims.verdict) <= {"reproduced", "not reproduced", "not run"}
-    assert (claims.set_index("claim_id").loc[["se_lowers_fid", "se_lowers_fvd"], "verdict"] != "not run").all()
+    # One seed: every claim that ran is inconclusive, with no interval.
+    assert len(claims) == 15 and set(claims.verdict) <= {"inconclusive", "not run"}
+    ran = claims[claims.verdict != "not run"]
+    assert (ran.seeds == 1).all() and ran.ci_low.isna().all() and ran.our_value.notna().all()
+    assert (claims.set_index("claim_id").loc[["se_lowers_fid", "se_lowers_fvd", "cut_reduces_erasure_damage"],
+                                            "verdict"] != "not run").all()
     recon = pd.read_csv(smoke / "results" / "smoke" / "reconstruction.csv")
     assert recon[recon.modality == "video"].rfvd_proxy.notna().all()
     assert recon[recon.modality == "image"].rfid_proxy.notna().all()
@@ -116,8 +121,8 @@ def test_every_job_left_a_log_and_heavy_jobs_a_benchmark(smoke):
     # image runs + the video AE's vanilla / FT / SE runs through the same rules
     assert len(list((smoke / "logs" / "smoke" / "train_ae").glob("*.log"))) == 3 + 1
     assert len(list((smoke / "benchmarks" / "smoke" / "train_ae").glob("*.tsv"))) == 3 + 1
-    assert len(list((smoke / "benchmarks" / "smoke" / "finetune_se").glob("*.tsv"))) == 6 + 2
-    assert len(list((smoke / "benchmarks" / "smoke" / "evaluate_ae").glob("*.tsv"))) == 9 + 3
+    assert len(list((smoke / "benchmarks" / "smoke" / "finetune_se").glob("*.tsv"))) == 7 + 2  # 7: + random_cut
+    assert len(list((smoke / "benchmarks" / "smoke" / "evaluate_ae").glob("*.tsv"))) == 10 + 3
     for rule in ("encode_latents", "train_dit", "evaluate_dit"):
         assert len(list((smoke / "benchmarks" / "smoke" / rule).glob("*.tsv"))) == 3 + 3, rule
         assert len(list((smoke / "logs" / "smoke" / rule).glob("*.log"))) == 3 + 3, rule
@@ -164,15 +169,16 @@ def test_changing_one_se_weight_reruns_only_that_variant(smoke, tmp_path):
 
 
 # A changed setting reruns exactly the stage it belongs to and what reads that stage's outputs (smoke grid: 3 image
-# AEs, 6 image fine-tunes, 3 image DiTs; 1 video AE, 2 video fine-tunes, 3 video DiTs).
+# AEs, 7 image fine-tunes (one is the random_cut one), 3 image DiTs; 1 video AE, 2 video fine-tunes, 3 video DiTs).
 TRAININGS = {"train_ae", "finetune_se", "encode_latents", "train_dit"}
 RERUNS = {
-    "ae": ("ae: {lr: 1.0e-3}", {"train_ae": 3, "finetune_se": 6, "encode_latents": 3, "train_dit": 3}),
-    "fine-tune": ("se: {lr: 1.0e-3}", {"finetune_se": 6, "encode_latents": 2, "train_dit": 2}),
+    "ae": ("ae: {lr: 1.0e-3}", {"train_ae": 3, "finetune_se": 7, "encode_latents": 3, "train_dit": 3}),
+    "fine-tune": ("se: {lr: 1.0e-3}", {"finetune_se": 7, "encode_latents": 2, "train_dit": 2}),
+    "cutoff": ("se: {cut_max_ratio: 0.5}", {"finetune_se": 1}),
     "latent cache": ("dit: {norm_samples: 16}", {"encode_latents": 3, "train_dit": 3}),
     "dit": ("dit: {lr: 2.0e-4}", {"train_dit": 6}),
     "dit evaluation": ("dit: {sample_steps: 3}", {"evaluate_dit": 3}),
-    "ae evaluation": ("eval: {num_images: 4}", {"evaluate_ae": 9}),
+    "ae evaluation": ("eval: {num_images: 4}", {"evaluate_ae": 10}),
     "video": ("video: {se: {lr: 1.0e-3}}", {"finetune_se": 2, "encode_latents": 2, "train_dit": 2}),
 }
 
@@ -275,3 +281,42 @@ def test_report_renders_every_figure_in_a_real_browser(smoke, tmp_path):
     by_category = {v["category"]: v["caption"] for v in shown.values()}
     for item in figures:
         assert item.paper in by_category and item.caption[:40] in by_category[item.paper], item.id
+
+
+# Last in this module: it adds a second seed to the smoke run's results, which the tests above compare against.
+TWO_SEEDS = ("seeds=[0, 1]", "dit={seeds: [0, 1]}")  # the README's three-seed command, with two seeds
+AGGREGATES = {"collect_spectra", "collect_erasure", "collect_generation", "tab_hf_energy", "tab_reconstruction",
+              "ablation_table", "tab_main_image", "tab_main_video", "claims", "fig1_convergence",
+              "fig2_latent_spectra_channels", "fig3_latent_spectra_kl", "fig4_se_spectra", "fig5_hf_erasure",
+              "fig_video_spectra", "all_tables", "all_figures"}
+
+
+def test_a_second_seed_adds_its_runs_beside_the_first_and_gives_every_claim_an_interval(smoke):
+    """The README's multi-seed command at smoke scale with two seeds, on top of the one-seed run: seed 0's runs are
+    reused (only seed 1's and the new DiT seed's run), every claim that ran gets a 95% interval over two seeds; back
+    to one seed, only the merged CSVs, tables and figures rerun."""
+    plan = snakemake(smoke, "-n", "all_tables", "all_figures", "--config", "scale=smoke", *TWO_SEEDS)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    jobs = _job_counts(plan.stdout + plan.stderr)
+    # seed 1: its 3 image AEs + the video AE, its 7 + 2 fine-tunes; DiTs: seed 1 of every seed-0 variant (3 + 3)
+    # and both DiT seeds of every seed-1 variant (6 + 6)
+    assert jobs["train_ae"] == 3 + 1 and jobs["finetune_se"] == 7 + 2 and jobs["train_dit"] == 18, jobs
+    assert jobs["erasure"] == 1 and "dataset_manifest" not in jobs and "rgb_spectrum" not in jobs, jobs
+    # seed 0's AEs and fine-tunes are not retrained (its new DiT seed trains on them)
+    assert f"output: results/smoke/ae/{BASE}" not in plan.stdout + plan.stderr
+    proc = snakemake(smoke, "all_tables", "all_figures", "--config", "scale=smoke", *TWO_SEEDS, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    claims = pd.read_csv(smoke / "results" / "smoke" / "claims.csv").set_index("claim_id")
+    ran = claims[claims.verdict != "not run"]
+    assert {"se_lowers_fid", "se_lowers_fvd", "se_keeps_reconstruction", "cut_reduces_erasure_damage",
+            "se_reduces_erasure_damage_vs_vanilla"} <= set(ran.index)
+    assert (ran.seeds == 2).all() and ran.ci_low.notna().all() and ran.ci_high.notna().all()
+    assert (ran.ci_low <= ran.our_value).all() and (ran.our_value <= ran.ci_high).all()
+    assert set(claims.verdict) <= {"reproduced", "not reproduced", "inconclusive", "not run"}
+    assert "per AE seed (DiT seeds averaged)" in claims.loc["se_lowers_fid", "metric"]
+    assert set(pd.read_csv(smoke / "results" / "smoke" / "erasure.csv").seed) == {0, 1}
+    main = pd.read_csv(smoke / "results" / "smoke" / "main_image.csv")
+    assert len(main) == 2 * 3 and (main.seeds == 2).all()  # per base (AE seed) x variant, over two DiT seeds
+    back = snakemake(smoke, "-n", "all_tables", "all_figures", "--config", "scale=smoke")
+    assert back.returncode == 0, back.stderr[-3000:]
+    assert set(_job_counts(back.stdout + back.stderr)) <= AGGREGATES

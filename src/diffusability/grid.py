@@ -5,6 +5,7 @@ Light (no torch import): the Snakefile reads it to build the DAG. Names:
   a pretrained AE, imported          `<preset>-pretrained`                              e.g. flux-pretrained
   fine-tunes of a base AE (SE / FT)  `<base>__se<weight>-f<factors>-<mode>[-frozen][-t<time factors>]`
                                                                                         e.g. ...__se0.5-f2x4-bilinear
+  the high-frequency cutoff fine-tune `<base>__se<weight>-random_cut[-frozen]` (no factor set: it resamples nothing)
 A fine-tune with weight 0 is the FT control: the same fine-tune without the SE term.
 
 Video is one more dimension of the same grid: each entry of `video.models` gets a *view* of the config
@@ -19,6 +20,9 @@ _NO_FACTORS = {"se_factor_list": None, "se_time_factor_list": None}
 RUN_KEYS = ["model", "modality", "preset", "channels", "kl_weight", "seed", "variant", "se_weight", "se_factors",
             "se_mode"]
 VARIANT_SEP = "__"
+# The high-frequency cutoff regulariser (se.py, paper Fig. 5's third row): a mode of the SE term without factors.
+# One fine-tune of each image SE base at se.main_weight uses it; its label in Fig. 5 and erasure.csv is this name.
+CUT_MODE = "random_cut"
 
 
 def fmt_num(v: float) -> str:
@@ -34,7 +38,8 @@ def fmt_factors(factors) -> str:
 
 
 def finetune_name(base: str, weight: float, factors, mode: str, frozen: bool, time_factors=()) -> str:
-    return (f"{base}{VARIANT_SEP}se{fmt_num(weight)}-f{fmt_factors(factors)}-{mode}" + ("-frozen" if frozen else "")
+    resampling = f"-f{fmt_factors(factors)}" if mode != CUT_MODE else ""
+    return (f"{base}{VARIANT_SEP}se{fmt_num(weight)}{resampling}-{mode}" + ("-frozen" if frozen else "")
             + (f"-t{fmt_factors(time_factors)}" if time_factors else ""))
 
 
@@ -77,12 +82,14 @@ def se_bases(config: dict, kl: float | None = None) -> list[dict]:
 
 def _finetune(config: dict, base: dict, weight: float, factors, mode: str) -> dict:
     frozen = bool(config["se"]["freeze_encoder"])
+    factors = () if mode == CUT_MODE else factors  # the cutoff draws a ratio per batch, not a factor
     # Temporal SE (video) applies to SE runs only; the FT control is the same fine-tune without any SE term.
     time_factors = config["se"].get("temporal_factors") or () if float(weight) > 0 else ()
     return {**base, "model": finetune_name(base["model"], weight, factors, mode, frozen, time_factors),
             "base": base["model"], "se_time_factors": fmt_factors(time_factors) if time_factors else None,
             "variant": "ft" if float(weight) == 0 else "se", "se_weight": float(weight),
-            "se_factors": fmt_factors(factors), "se_mode": mode, "se_factor_list": [int(f) for f in factors],
+            "se_factors": fmt_factors(factors) if factors else None, "se_mode": mode,
+            "se_factor_list": [int(f) for f in factors],
             "se_time_factor_list": [int(f) for f in time_factors]}
 
 
@@ -97,6 +104,8 @@ def se_grid(config: dict) -> list[dict]:
         runs += [_finetune(config, base, w, factors, mode) for w in (0.0, main_w, *se["weights"])]
         runs += [_finetune(config, base, main_w, fs, mode) for fs in abl["factor_sets"]]
         runs += [_finetune(config, base, main_w, factors, m) for m in abl["modes"]]
+        if _modality(config) == "image":  # Fig. 5's third row: the high-frequency cutoff regulariser
+            runs.append(_finetune(config, base, main_w, (), CUT_MODE))
     for kl in abl["kl_weights"]:
         for base in se_bases(config, kl):
             runs += [_finetune(config, base, w, factors, mode) for w in (0.0, main_w)]
@@ -119,7 +128,8 @@ def _unique(runs: list[dict]) -> list[dict]:
 
 
 def main_variants(config: dict) -> dict[str, dict[str, str]]:
-    """For Figs. 4-5: per seed, the vanilla base, its FT control and its SE fine-tune at se.main_weight."""
+    """For Figs. 4-5: per seed, the vanilla base, its FT control and its SE fine-tune at se.main_weight, and for
+    images its high-frequency cutoff fine-tune at se.main_weight (CUT_MODE: Fig. 5's third row)."""
     se = config["se"]
     out = {}
     for base in se_bases(config):
@@ -129,6 +139,9 @@ def main_variants(config: dict) -> dict[str, dict[str, str]]:
             "se": finetune_name(base["model"], se["main_weight"], se["factors"], se["mode"], se["freeze_encoder"],
                                 se.get("temporal_factors") or ()),
         }
+        if _modality(config) == "image":
+            out[base["model"]][CUT_MODE] = finetune_name(base["model"], se["main_weight"], (), CUT_MODE,
+                                                         se["freeze_encoder"])
     return out
 
 

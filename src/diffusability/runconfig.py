@@ -112,6 +112,8 @@ def finetune_run_config(view: dict, meta: dict, *, out_dir: str, init_from: str 
            "init_from": init_from, "model.latent_channels": meta["channels"], "model.pretrained": None,
            "loss.kl_weight": kl, "data": run_data(view["data"]), "se.weight": meta["se_weight"],
            "se.factors": list(meta["se_factor_list"]), "se.mode": meta["se_mode"]}
+    if meta["se_mode"] == "random_cut":  # only the cutoff's runs: a changed ratio reruns them alone
+        run["se.cut_max_ratio"] = se["cut_max_ratio"]
     if view.get("modality") == "video":  # temporal SE: the SE runs' time factors ([] for the FT control)
         run.update({"se.temporal_factors": list(meta["se_time_factor_list"]),
                     "se.keep_first_frame": se["keep_first_frame"]})

@@ -5,8 +5,12 @@ batch, and the decoder is also trained to reconstruct the small image from the s
 
     L = L_rec(D(z), x) + weight * L_rec(D(down_s(z)), down_s(x))
 
-with the same reconstruction mixture in both terms (the authors' code). Gradients reach the encoder through z
-unless the encoder is frozen. Video (N, C, T, H, W) is downsampled per frame in space; optionally also in time
+with the same reconstruction mixture in both terms (the authors' code). The `random_cut` mode is the authors' other
+regulariser of the same term, the high-frequency cutoff of the paper's Fig. 5 (third row): per batch a ratio r is
+drawn uniformly in [0, cut_max_ratio], the top r share of zigzag DCT coefficients is zeroed in every block of the
+latent (B x B) and of the image (B*compression square: the same image area), and the decoder learns to reconstruct
+the cut image from the cut latent, which makes it rely on the latent's low frequencies. Gradients reach the encoder
+through z unless the encoder is frozen. Video (N, C, T, H, W) is downsampled per frame in space; optionally also in time
 (`temporal_factors`), by averaging frames in groups and keeping the first frame on its own, as a causal video AE
 encodes it alone (paper Sec. 5: SE for CogVideoX-AE). This pushes the latent to carry no more high-frequency content than the image, which
 is what makes it easier to diffuse.
@@ -16,10 +20,20 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .dct import block_dct2, block_idct2, lowpass_mask
+from .dct import block_dct2, block_idct2, erase_high_frequencies, lowpass_mask
 from .runtime import stream_generator
 
-RESAMPLE_MODES = ("bilinear", "area", "dct_lowpass")
+RESAMPLE_MODES = ("bilinear", "area", "dct_lowpass", "random_cut")
+CUT_STREAM = 13  # stream-key offset of the per-step cut ratio (factor draws use 7, time factors 11)
+
+
+def cut_pair(x: torch.Tensor, z: torch.Tensor, ratio: float, latent_block: int,
+             compression: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, z) with the top `ratio` share of zigzag DCT coefficients zeroed in every block: latent blocks of
+    `latent_block`, image blocks of latent_block * compression (each covers the image area of one latent block).
+    Video is cut per frame (the block DCT runs over the last two axes)."""
+    return (erase_high_frequencies(x, latent_block * compression, ratio),
+            erase_high_frequencies(z, latent_block, ratio))
 
 
 def downsample(x: torch.Tensor, factor: int, mode: str, block: int = 8) -> torch.Tensor:
@@ -29,6 +43,7 @@ def downsample(x: torch.Tensor, factor: int, mode: str, block: int = 8) -> torch
     area: average pooling over factor x factor cells;
     dct_lowpass: keep the lowest 1/factor^2 of zigzag DCT coefficients in each `block` x `block` block and transform
     back, at the original size (the band limit of a factor-s downsampling, without changing the shape).
+    (random_cut has no factor: see `cut_pair`.)
     """
     if factor == 1:
         return x
@@ -66,8 +81,9 @@ class ScaleEquivariance:
 
     weight:       multiplier of the SE reconstruction term (0 gives the FT control: same fine-tune, no SE)
     factors:      downsampling factors; one is drawn per batch from a generator seeded by (seed, step)
-    mode:         one of RESAMPLE_MODES
-    latent_block: DCT block for the latent in dct_lowpass mode; the image uses latent_block * compression
+    mode:         one of RESAMPLE_MODES (random_cut: the high-frequency cutoff; `factors` then unused)
+    latent_block: DCT block for the latent in dct_lowpass / random_cut mode; the image uses latent_block * compression
+    cut_max_ratio: random_cut only: the cut ratio is drawn uniformly in [0, cut_max_ratio] per batch
     use_lpips:    whether LPIPS (when available) enters the SE term as it does the main term
     temporal_factors: video only: time factors, one drawn per batch (1 = this batch keeps all frames); [] = none
     keep_first_frame: video only: the first frame is not pooled with others (causal AEs)
@@ -75,11 +91,15 @@ class ScaleEquivariance:
 
     def __init__(self, weight: float, factors, mode: str = "bilinear", compression: int = 8,
                  latent_block: int = 8, use_lpips: bool = True, seed: int = 0, temporal_factors=(),
-                 keep_first_frame: bool = True):
+                 keep_first_frame: bool = True, cut_max_ratio: float = 0.0):
         if mode not in RESAMPLE_MODES:
             raise ValueError(f"unknown se.mode {mode!r}; use one of {', '.join(RESAMPLE_MODES)}")
-        if not factors or any(int(f) < 2 for f in factors):
+        if mode == "random_cut":
+            if not 0.0 < float(cut_max_ratio) < 1.0:
+                raise ValueError(f"se.cut_max_ratio must be in (0, 1) for se.mode random_cut, got {cut_max_ratio}")
+        elif not factors or any(int(f) < 2 for f in factors):
             raise ValueError(f"se.factors must be integers >= 2, got {list(factors)}")
+        self.cut_max_ratio = float(cut_max_ratio)
         self.weight, self.factors, self.mode = float(weight), [int(f) for f in factors], mode
         self.compression, self.latent_block = int(compression), int(latent_block)
         self.use_lpips, self.seed = bool(use_lpips), int(seed)
@@ -90,6 +110,12 @@ class ScaleEquivariance:
     def factor_at(self, step: int) -> int:
         gen = stream_generator(self.seed, int(step) + 7)
         return self.factors[int(torch.randint(len(self.factors), (1,), generator=gen))]
+
+    def cut_ratio_at(self, step: int) -> float:
+        """random_cut: the share of zigzag coefficients cut at `step`, uniform in [0, cut_max_ratio], drawn from the
+        run's stream for that step (a resumed run redraws it; CPU runs stay bitwise repeatable)."""
+        gen = stream_generator(self.seed, int(step) + CUT_STREAM)
+        return self.cut_max_ratio * float(torch.rand((), generator=gen, dtype=torch.float64))
 
     def temporal_factor_at(self, step: int) -> int:
         if not self.temporal_factors:
@@ -102,16 +128,23 @@ class ScaleEquivariance:
         """(down(x), down(z)) resampled the same way (video: also pooled in time by `time_factor`)."""
         x_small = downsample(x, factor, self.mode, self.latent_block * self.compression)
         z_small = downsample(z, factor, self.mode, self.latent_block)
-        if time_factor > 1:
-            x_small = temporal_downsample(x_small, time_factor, self.keep_first)
-            z_small = temporal_downsample(z_small, time_factor, self.keep_first)
-        return x_small, z_small
+        return self._pool_time(x_small, z_small, time_factor)
+
+    def _pool_time(self, x: torch.Tensor, z: torch.Tensor, time_factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if time_factor == 1:
+            return x, z
+        return (temporal_downsample(x, time_factor, self.keep_first),
+                temporal_downsample(z, time_factor, self.keep_first))
 
     def __call__(self, *, ae, x: torch.Tensor, z: torch.Tensor, step: int, recon_loss):
         if self.weight == 0:
             return x.new_zeros(()), {"se": 0.0}
         time_factor = self.temporal_factor_at(step) if x.ndim == 5 else 1
-        x_small, z_small = self.pair(x, z, self.factor_at(step), time_factor)
+        if self.mode == "random_cut":
+            x_small, z_small = self._pool_time(*cut_pair(x, z, self.cut_ratio_at(step), latent_block=self.latent_block,
+                                                         compression=self.compression), time_factor)
+        else:
+            x_small, z_small = self.pair(x, z, self.factor_at(step), time_factor)
         rec = ae.decode(z_small).sample.float()
         if rec.shape != x_small.shape:
             raise ValueError(f"se.temporal_factors: the pooled latent decodes to {rec.shape[2]} frames, not the "

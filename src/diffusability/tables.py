@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .grid import CUT_MODE
 from .provenance import atomic_write
 from .tidy import read_tidy
 
@@ -76,8 +77,9 @@ def ablation_rows(table: pd.DataFrame, kind: str, ref: dict) -> pd.DataFrame:
         rows = at_ref & (vanilla | ((ft | se) & default_f & default_m))
     elif kind == "factors":
         rows = at_ref & (vanilla | (ft & default_f & default_m) | (se & main & default_m))
-    elif kind == "mode":
-        rows = at_ref & (vanilla | (ft & default_f & default_m) | (se & main & default_f))
+    elif kind == "mode":  # the high-frequency cutoff (random_cut, no factor set) stands beside the resampling modes
+        cut = table.se_mode == CUT_MODE
+        rows = at_ref & (vanilla | (ft & default_f & default_m) | (se & main & (default_f | cut)))
     elif kind == "se_kl":
         kls = set(ref["kl_weights"]) | {ref["kl_weight"]}
         rows = (table.channels == ref["channels"]) & table.kl_weight.isin(kls) & (
@@ -105,7 +107,9 @@ def ablation_table(recon_csv: str, kind: str, ref: dict, out_csv: str, out_md: s
 def main_table(generation_csv: str, modality: str, out_csv: str, out_md: str, out_tex: str,
                recon_csv: str | None = None) -> None:
     """Table 1, one half per modality: final score per AE x {vanilla, FT, SE} x DiT, with its change relative to
-    vanilla; with `recon_csv` also each AE's reconstruction metrics and latent HF share (the video half).
+    the FT control (`rel_change_vs_ft`: SE's own effect, the FT control isolating fine-tuning's) and to vanilla
+    (`rel_change_vs_vanilla`: SE and fine-tuning together, the paper's comparison); with `recon_csv` also each AE's
+    reconstruction metrics and latent HF share (the video half).
 
     Scores average over DiT seeds; `value_sd` is their standard deviation (NaN with a single seed). The extra
     columns of dit.extra_metrics (Inception Score, precision, recall), where the CSV has them, average the same way.
@@ -123,9 +127,11 @@ def main_table(generation_csv: str, modality: str, out_csv: str, out_md: str, ou
     extra = [c for c in EXTRA_COLUMNS if c in final and final[c].notna().any()]
     for c in extra:
         table[c] = g[c].mean().to_numpy()
-    vanilla = table[table.variant == "vanilla"].set_index(["base", "dit", "metric"])["value"]
-    ref = table.set_index(["base", "dit", "metric"]).index.map(vanilla.get)
-    table["rel_change_vs_vanilla"] = table["value"] / pd.Series(ref, index=table.index, dtype=float) - 1.0
+    index = table.set_index(["base", "dit", "metric"]).index
+    for variant in ("ft", "vanilla"):
+        ref = table[table.variant == variant].set_index(["base", "dit", "metric"])["value"]
+        table[f"rel_change_vs_{variant}"] = table["value"] / pd.Series(index.map(ref.get), index=table.index,
+                                                                         dtype=float) - 1.0
     if recon_csv is not None:
         rec = of_modality(read_tidy(recon_csv, "reconstruction"), modality)
         cols = [c for c in ("psnr", "ssim", "lpips", "rfvd", "rfvd_proxy", "rfid", "rfid_proxy", "hf_share")

@@ -123,7 +123,7 @@ EXPANSIONS = {"ablation": ABLATIONS, "dit": DIT_RUNS + VIDEO_DIT_RUNS}
 wildcard_constraints:
     run=r"[A-Za-z0-9-]+?-c\d+-kl[0-9.e+-]+-s\d+",
     base=r"[A-Za-z0-9-]+?-(c\d+-kl[0-9.e+-]+-s\d+|pretrained)",
-    tag=r"se[0-9.e+-]+-f[0-9x]+-[a-z_]+(-frozen)?(-t[0-9x]+)?",
+    tag=r"se[0-9.e+-]+(-f[0-9x]+)?-[a-z_]+(-frozen)?(-t[0-9x]+)?",
     model=r"[^/]+",
     dit=r"[^/]+__dit-[A-Za-z0-9]+-s\d+",
     ae=r"[A-Za-z0-9][A-Za-z0-9_.-]*",

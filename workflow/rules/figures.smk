@@ -210,8 +210,7 @@ rule claims:
         hf=f"{R}/hf_energy.csv",
         recon=f"{R}/reconstruction.csv",
         erasure=f"{R}/erasure.csv",
-        main=rules.tab_main_image.output.csv,
-        video=[rules.tab_main_video.output.csv] if VIDEO else [],
+        generation=f"{R}/generation.csv",  # per DiT run and seed: the claims' intervals need every seed's score
     output:
         csv=f"{R}/claims.csv",
         md=shown(f"{F}/claims.md", "claims"),

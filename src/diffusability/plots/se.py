@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..grid import CUT_MODE
 from ..sheets import read_sheet
 from ..tidy import read_tidy
 from .lines import DEEP, MARKERS, mean_sd_line, plt, theme
@@ -33,10 +34,14 @@ def fig4_se_spectra(spectra_csv: str, channels: int, kl_weight: float, factors: 
 
 def fig5_hf_erasure(curves_csv: str, grid_png: str, outputs: list[str]) -> None:
     """Fig. 5: reconstructions with the top share of DCT coefficients erased (the first image of the sheet that
-    analysis.erasure wrote), and PSNR vs share erased."""
+    analysis.erasure wrote), and PSNR vs share erased, for RGB and the latents of the vanilla AE, its FT control, its
+    SE fine-tune and its high-frequency cutoff fine-tune (the paper's third row)."""
     curves = read_tidy(curves_csv, "erasure")
     sheet = read_sheet(grid_png)
-    names = {"rgb": "RGB", "vanilla": "AE latent", "ft": "FT latent", "se": "SE latent"}
+    # The paper's rows: RGB, a plain AE's latent, and the high-frequency cutoff regulariser's (random_cut); ours
+    # add the FT control and SE beside it, so each regulariser is seen against the same fine-tune without it.
+    names = {"rgb": "RGB", "vanilla": "AE latent", "ft": "FT latent", "se": "SE latent",
+             CUT_MODE: "HF-cutoff latent"}
     first = {r["method"]: i for i, r in enumerate(sheet.rows) if r["image"] == 0}  # sheet row of each method
     methods = [m for m in names if m in first]
     fractions = [c["erase_fraction"] for c in sheet.columns]

@@ -77,9 +77,12 @@ def train_autoencoder(cfg: DictConfig, regularisers: list[Regulariser] | None = 
                 p.requires_grad_(False)
     if se_cfg is not None and float(se_cfg.weight) > 0:
         regularisers = [*(regularisers or ()), ScaleEquivariance(
-            float(se_cfg.weight), list(se_cfg.factors), se_cfg.mode, int(cfg.model.compression),
-            int(se_cfg.latent_block), bool(se_cfg.lpips), int(cfg.seed), list(se_cfg.get("temporal_factors") or []),
-            bool(se_cfg.get("keep_first_frame", True)))]
+            weight=float(se_cfg.weight), factors=list(se_cfg.factors), mode=se_cfg.mode,
+            compression=int(cfg.model.compression), latent_block=int(se_cfg.latent_block),
+            use_lpips=bool(se_cfg.lpips), seed=int(cfg.seed),
+            temporal_factors=list(se_cfg.get("temporal_factors") or []),
+            keep_first_frame=bool(se_cfg.get("keep_first_frame", True)),
+            cut_max_ratio=float(se_cfg.get("cut_max_ratio", 0.0)))]
     oc = cfg.optim
     opt = torch.optim.AdamW([p for p in ae.parameters() if p.requires_grad], lr=float(oc.lr),
                             betas=tuple(oc.betas), weight_decay=float(oc.weight_decay))
