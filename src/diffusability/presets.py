@@ -21,7 +21,7 @@ class AEPreset:
 
 
 AE_PRESETS: dict[str, AEPreset] = {
-    # CPU preset: our choice, sized so the tiny recipe (1500 steps of batch 8 at 32^2) is about a minute on one
+    # CPU preset: our choice, sized so the tiny recipe (1200 steps of batch 8 at 32^2) is under a minute on one
     # core. Wider (32-32-64) did worse per second at this budget (bench/bench_ae_recipe.py).
     "tiny": AEPreset(widths=(16, 32, 64, 64), layers_per_block=1, norm_groups=8, mid_attention=False,
                      quant_conv=True),
