@@ -1,4 +1,6 @@
 """Real photos from the wheels, split by photo; an ImageNet-style folder written by the test."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +8,8 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from diffusability.data import StepBatchSampler, build_dataset, describe_dataset
-from diffusability.data.photos import PHOTO_NAMES, load_photo
+from diffusability.data.photos import PHOTO_NAMES, VIDEO_STILLS, load_photo
+from diffusability.data.video import clip_path, clip_segments
 from diffusability.runconfig import run_config_by_hand
 
 
@@ -17,11 +20,19 @@ def photos_cfg(**kw):
     return cfg
 
 
-def test_all_nine_photos_load_as_real_colour_images():
+def test_all_photos_load_as_real_colour_images():
     for name in PHOTO_NAMES:
         img = load_photo(name)
-        assert img.shape[0] == 3 and min(img.shape[1:]) >= 300
+        assert img.shape[0] == 3 and min(img.shape[1:]) >= (144 if name == "carphone" else 272)  # carphone: QCIF
         assert img.std() > 0.1 and (img[0] - img[2]).abs().mean() > 0.01  # colour, not grey
+
+
+def test_video_stills_are_middle_frames_of_the_clips_training_shots():
+    """The stills never come from the video track's validation time range, one per training shot."""
+    video = run_config_by_hand("train_ae", ["out_dir=x"], modality="video").data
+    segs, _ = clip_segments(list(video.clips), "train", float(video.train_fraction), float(video.cut_threshold))
+    got = sorted((Path(clip_path(c)).name, f) for c, f in VIDEO_STILLS.values())
+    assert got == sorted((Path(s.path).name, (s.begin + s.end) // 2) for s in segs)
 
 
 def test_photo_crops_are_seeded_and_split_by_photo():

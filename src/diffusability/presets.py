@@ -21,7 +21,8 @@ class AEPreset:
 
 
 AE_PRESETS: dict[str, AEPreset] = {
-    # CPU preset: our choice, sized so a 300-step training at 32^2, batch 16, is under a minute on 2 cores.
+    # CPU preset: our choice, sized so the tiny recipe (1200 steps of batch 8 at 32^2) is under a minute on one
+    # core. Wider (32-32-64) did worse per second at this budget (bench/bench_ae_recipe.py).
     "tiny": AEPreset(widths=(16, 32, 64, 64), layers_per_block=1, norm_groups=8, mid_attention=False,
                      quant_conv=True),
     "small": AEPreset(widths=(64, 128, 256, 256), layers_per_block=2, norm_groups=32, mid_attention=True,

