@@ -49,10 +49,11 @@ def test_paper_scale_dag_dry_run(wf):
     assert "runtime=1080" in out and "gpu=1" in out
     jobs = ("train_ae ", "finetune_se ", "evaluate_ae ", "import_pretrained ", "train_dit ")
     counts = dict(line.split()[:2] for line in out.splitlines() if line.startswith(jobs))
-    # 5 channel counts + 4 KL weights sharing one AE; 4 SE weights + 2 factor sets + 2 modes + 2 for SE x KL;
-    # video: the released CogVideoX and LTX AEs imported, each fine-tuned as FT and SE; a DiT on every variant
-    assert counts == {"train_ae": "8", "finetune_se": "14",
-                      "evaluate_ae": "24", "import_pretrained": "2", "train_dit": "9"}
+    # 5 channel counts + 4 KL weights sharing one AE; 4 SE weights + 2 factor sets + 2 modes + 2 for SE x KL + the
+    # HF-cutoff run; video: the released CogVideoX and LTX AEs imported, each fine-tuned as FT and SE; a DiT on every
+    # variant
+    assert counts == {"train_ae": "8", "finetune_se": "15",
+                      "evaluate_ae": "25", "import_pretrained": "2", "train_dit": "9"}
     assert "runtime=240" in out  # the fine-tunes carry their paper-scale estimate
     # The sharded data path: 32 encode jobs per AE variant with a DiT, 8 sampling jobs per DiT, 16 reference jobs
     # per modality, each followed by one light gather / scoring job; the image DiTs' final samples as ADM batches.

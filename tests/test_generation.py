@@ -119,10 +119,12 @@ def ae_run(tmp_path_factory):
 
 
 def test_latent_cache_holds_latents_labels_and_normalisation(ae_run):
+    from diffusability.runconfig import workflow_config
+    photos = len(workflow_config("tiny")["data"]["train_photos"])  # a class per training photo
     _, cache, info = ae_run
     t, num_classes = load_latents(cache)
-    assert t["latents"].shape == (96, 4, 8, 8) and info["num_classes"] == num_classes == 7
-    assert t["labels"].max() < 7 and t["mean_position"].shape == (4, 8, 8) and t["std_channel"].shape == (4, 1, 1)
+    assert t["latents"].shape == (96, 4, 8, 8) and info["num_classes"] == num_classes == photos
+    assert t["labels"].max() < photos and t["mean_position"].shape == (4, 8, 8) and t["std_channel"].shape == (4, 1, 1)
     z = (t["latents"][:64] - t["mean_position"]) / t["std_position"]
     assert torch.allclose(z.mean(0), torch.zeros(4, 8, 8), atol=1e-5)
 

@@ -19,14 +19,14 @@ FAST = ["model.latent_channels=8", "optim.batch_size=8", "optim.log_every=1", "o
 
 
 def test_a_few_real_steps_lower_the_loss(tmp_path):
-    cfg = run_config_by_hand("train_ae", [f"out_dir={tmp_path}", "optim.steps=30", "optim.lr=2e-3", *FAST])
+    cfg = run_config_by_hand("train_ae", [f"out_dir={tmp_path}", "optim.steps=60", "optim.lr=2e-3", *FAST])
     train_autoencoder(cfg)
     log = pd.read_csv(tmp_path / "train_log.csv")
-    assert list(log["step"]) == list(range(1, 31))
+    assert list(log["step"]) == list(range(1, 61))
     assert log["recon"].iloc[-5:].mean() < 0.7 * log["recon"].iloc[:5].mean()
     assert (tmp_path / "ae" / "diffusion_pytorch_model.safetensors").exists()
     saved = run_config_by_hand("train_ae", [f"out_dir={tmp_path}"])
-    assert Path(tmp_path / "config.yaml").read_text().count("steps: 30") == 1 and saved.optim.steps != 30
+    assert Path(tmp_path / "config.yaml").read_text().count("steps: 60") == 1 and saved.optim.steps != 60
 
 
 def _cli(out: Path, steps: int) -> list[str]:
