@@ -118,6 +118,7 @@ class I3DExtractor(FeatureExtractorBase):
 if I3D_NAME not in FEATURE_EXTRACTORS_REGISTRY:
     register_feature_extractor(I3D_NAME, I3DExtractor)
 
+
 class I3DTorchScriptExtractor(FeatureExtractorBase):
     """torch-fidelity wrapper of StyleGAN-V's TorchScript I3D: uint8 clips (N, 3, T, H, W) in, its 400 features out
     (called as StyleGAN-V calls it: rescaled and resized to 224^2 inside the network)."""
