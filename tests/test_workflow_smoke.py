@@ -295,6 +295,9 @@ def test_a_second_seed_adds_its_runs_beside_the_first_and_gives_every_claim_an_i
     """The README's multi-seed command at smoke scale with two seeds, on top of the one-seed run: seed 0's runs are
     reused (only seed 1's and the new DiT seed's run), every claim that ran gets a 95% interval over two seeds; back
     to one seed, only the merged CSVs, tables and figures rerun."""
+    # the one-seed run whole again, whatever earlier tests removed (the bitwise rerun deletes results/)
+    one = snakemake(smoke, "all_tables", "all_figures", "--config", "scale=smoke", timeout=1800)
+    assert one.returncode == 0, one.stderr[-3000:]
     plan = snakemake(smoke, "-n", "all_tables", "all_figures", "--config", "scale=smoke", *TWO_SEEDS)
     assert plan.returncode == 0, plan.stderr[-3000:]
     jobs = _job_counts(plan.stdout + plan.stderr)

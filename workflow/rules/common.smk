@@ -151,10 +151,11 @@ def spine_priority(wildcard):
 
 def res(name):
     """Cluster resources of a heavy job (config key resources.<name>): runtime, memory, GPUs (with the GPU type
-    when cluster.gpu_model names one), partition and account."""
+    when cluster.gpu_model names one), partition and account; and nodes, for the keys of trainings."""
     r = config["resources"][name]
     gpu_model = {"gpu_model": _cl["gpu_model"]} if r["gpu"] and _cl["gpu_model"] else {}
-    return {"mem_mb": r["mem_mb"], "runtime": r["runtime"], "gpu": r["gpu"], **gpu_model, **CLUSTER}
+    nodes = {"nodes": r["nodes"]} if "nodes" in r else {}
+    return {"mem_mb": r["mem_mb"], "runtime": r["runtime"], "gpu": r["gpu"], **nodes, **gpu_model, **CLUSTER}
 
 
 def res_of(image_key, video_key, wildcard):
