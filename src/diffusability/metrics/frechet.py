@@ -33,30 +33,49 @@ I3D_NAME = "diffusability-i3d"
 I3D_TORCHSCRIPT_NAME = "diffusability-i3d-torchscript"
 
 
-class ProxyExtractor(FeatureExtractorBase):
-    """torch-fidelity wrapper of ProxyFeatureNet: uint8 images in, one feature vector per image out."""
+class _NetFromFile(FeatureExtractorBase):
+    """A torch-fidelity extractor around a network read from a local weights file (never downloaded): subclasses
+    name the loader, the sentence for a missing file, their layers and a dummy input."""
+    MISSING = "this feature extractor needs feature_extractor_weights_path"
+    DEFAULT_LAYER = ""
+    DUMMY_SHAPE: tuple[int, ...] = ()
 
     def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
         super().__init__(name, features_list)
         if feature_extractor_weights_path is None:
-            raise ValueError("the proxy feature extractor needs feature_extractor_weights_path")
-        self.net = load_proxy_net(feature_extractor_weights_path)
+            raise ValueError(self.MISSING)
+        self.net = self.load(feature_extractor_weights_path)
 
     @staticmethod
-    def get_provided_features_list():
-        return ("proxy", "logits")  # logits: its class head, for the proxy Inception Score (isc_proxy)
+    def load(path):
+        raise NotImplementedError
 
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric):
-        return "proxy"
+    @classmethod
+    def get_default_feature_layer_for_metric(cls, metric):
+        return cls.DEFAULT_LAYER
 
     @staticmethod
     def can_be_compiled():
         return False
 
+    @classmethod
+    def get_dummy_input_for_compile(cls):
+        return torch.zeros(cls.DUMMY_SHAPE, dtype=torch.uint8)
+
+
+class ProxyExtractor(_NetFromFile):
+    """torch-fidelity wrapper of ProxyFeatureNet: uint8 images in, one feature vector per image out."""
+    MISSING = "the proxy feature extractor needs feature_extractor_weights_path"
+    DEFAULT_LAYER = "proxy"
+    DUMMY_SHAPE = (1, 3, 32, 32)
+
     @staticmethod
-    def get_dummy_input_for_compile():
-        return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+    def load(path):
+        return load_proxy_net(path)
+
+    @staticmethod
+    def get_provided_features_list():
+        return ("proxy", "logits")  # logits: its class head, for the proxy Inception Score (isc_proxy)
 
     def forward(self, x):
         feats = self.net.features(x.float() / 127.5 - 1.0)
@@ -83,31 +102,20 @@ def safe_inception_weights(path: str | Path, workdir: str | Path) -> Path:
     return out
 
 
-class I3DExtractor(FeatureExtractorBase):
+class I3DExtractor(_NetFromFile):
     """torch-fidelity wrapper of Inception-I3D (FVD): uint8 clips (N, 3, T, H, W) in, Kinetics logits out."""
+    MISSING = "FVD needs metrics.i3d_weights: a local Inception-I3D state dict"
+    DEFAULT_LAYER = "logits"
+    DUMMY_SHAPE = (1, 3, 9, 32, 32)
 
-    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
-        super().__init__(name, features_list)
+    @staticmethod
+    def load(path):
         from .i3d import load_i3d
-        if feature_extractor_weights_path is None:
-            raise ValueError("FVD needs metrics.i3d_weights: a local Inception-I3D state dict")
-        self.net = load_i3d(feature_extractor_weights_path)
+        return load_i3d(path)
 
     @staticmethod
     def get_provided_features_list():
         return ("logits", "pool")
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric):
-        return "logits"
-
-    @staticmethod
-    def can_be_compiled():
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile():
-        return torch.zeros(1, 3, 9, 32, 32, dtype=torch.uint8)
 
     def forward(self, x):
         from .i3d import i3d_features
@@ -119,32 +127,21 @@ if I3D_NAME not in FEATURE_EXTRACTORS_REGISTRY:
     register_feature_extractor(I3D_NAME, I3DExtractor)
 
 
-class I3DTorchScriptExtractor(FeatureExtractorBase):
+class I3DTorchScriptExtractor(_NetFromFile):
     """torch-fidelity wrapper of StyleGAN-V's TorchScript I3D: uint8 clips (N, 3, T, H, W) in, its 400 features out
     (called as StyleGAN-V calls it: rescaled and resized to 224^2 inside the network)."""
+    MISSING = "this FVD needs video.metrics.i3d_torchscript: StyleGAN-V's TorchScript I3D file"
+    DEFAULT_LAYER = "features"
+    DUMMY_SHAPE = (1, 3, 9, 32, 32)
 
-    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
-        super().__init__(name, features_list)
+    @staticmethod
+    def load(path):
         from .i3d import load_i3d_torchscript
-        if feature_extractor_weights_path is None:
-            raise ValueError("this FVD needs video.metrics.i3d_torchscript: StyleGAN-V's TorchScript I3D file")
-        self.net = load_i3d_torchscript(feature_extractor_weights_path)
+        return load_i3d_torchscript(path)
 
     @staticmethod
     def get_provided_features_list():
         return ("features",)
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric):
-        return "features"
-
-    @staticmethod
-    def can_be_compiled():
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile():
-        return torch.zeros(1, 3, 9, 32, 32, dtype=torch.uint8)
 
     def forward(self, x):
         from .i3d import i3d_torchscript_features
