@@ -53,6 +53,11 @@ def test_weight_files_load_through_the_paper_paths(tmp_path):
     space = FeatureSpace("inception", str(inception))
     direct = space.statistics(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1)
     np.testing.assert_allclose(direct["mu"], mu, rtol=1e-4, atol=1e-5)
+    # the random networks keep a real one's activation scale: features spread across images (not ~1e-8)
+    assert np.trace(direct["sigma"]) > 1e-3, np.trace(direct["sigma"])
+    clips = torch.rand(2, 3, 9, 32, 32) * 2 - 1
+    from diffusability.metrics.i3d import i3d_features
+    assert i3d_features(load_i3d(tmp_path / "i3d.pt"), clips, "logits").std(0).mean() > 1e-3
 
 
 def test_config_rehearsal_differs_from_paper_only_in_sizes():
@@ -124,6 +129,8 @@ def test_rehearsal_builds_every_table_and_figure_with_numbers(rehearsal):
     assert set(gen.metric) == {"fid", "fvd"}, set(gen.metric)
     assert set(gen[gen.metric == "fid"].modality) == {"image"} and set(gen[gen.metric == "fvd"].modality) == {"video"}
     assert all(math.isfinite(v) and v >= 0 for v in gen.value) and gen.dit_run.nunique() == 9
+    # features of a real network's magnitude (rehearsal._unit_scale_convs): default-initialised weights gave ~1e-12
+    assert (gen.value > 1e-6).all(), gen[["dit_run", "metric", "value"]]
     recon = pd.read_csv(res / "reconstruction.csv")
     assert recon["psnr"].notna().all() and len(recon) == 16
 
