@@ -98,3 +98,20 @@ def test_reference_statistics_in_two_shards_are_one_pass(unsharded, tmp_path):
     np.testing.assert_allclose(two["mu"].numpy(), one["mu"].numpy(), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(two["sigma"].numpy(), one["sigma"].numpy(), rtol=1e-6, atol=1e-9)
 
+
+
+def test_a_new_feature_network_reruns_the_sample_shards(unsharded, tmp_path):
+    """Each sample shard holds feature sums of the FID network, so a newer network file reruns them (and the scoring),
+    never leaving sums of the old network to be scored against the new reference. Last in the module: it touches the
+    network file every earlier test reads."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    wf, _ = unsharded
+    _run(wf, tmp_path, GENERATION, "sample_shards: 2")
+    assert _run(wf, tmp_path, GENERATION, "sample_shards: 2", "-n") == {}
+    net = wf / "results/smoke/features/proxy.safetensors"
+    with safe_open(net, "pt") as f:  # other weights, same format (Snakemake ignores a touch of a small file)
+        meta, weights = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    save_file({k: v * 1.01 if v.is_floating_point() else v for k, v in weights.items()}, net, metadata=meta)
+    jobs = _run(wf, tmp_path, GENERATION, "sample_shards: 2", "-n")
+    assert jobs.get("sample_dit") == 2 and jobs.get("evaluate_dit") == 1, jobs

@@ -171,6 +171,7 @@ rule sample_dit:
     input:
         dit=rules.train_dit.output.weights,
         ae=lambda w: weights(dit_meta(config, w.dit)["ae"]),
+        features=lambda w: fd_of(w.dit)["weights"],  # the shard's sums are features of this network
     output:
         f"{R}/dit/{{dit}}/samples/sums{SHARD_WILDCARDS}.safetensors",
     log:
@@ -197,6 +198,7 @@ rule evaluate_dit:
         dit=rules.train_dit.output.weights,
         ae=lambda w: weights(dit_meta(config, w.dit)["ae"]),
         shards=lambda w: sample_shards(w.dit),
+        features=lambda w: fd_of(w.dit)["weights"],  # one shard: this job samples and extracts features itself
         reference=lambda w: (rules.video_reference_stats.output[0] if is_video(w.dit)
                              else adm_reference(w.dit) or rules.reference_stats.output[0]),
     output:
