@@ -144,6 +144,37 @@ def test_requeued_submitit_training_resumes_to_the_same_weights(slurm, tmp_path)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_training_on_two_gpus_runs_two_ranks_through_slurm_and_matches_one_process(slurm, tmp_path):
+    """resources.<rule>.gpu: 2 becomes one Slurm job of two tasks (launch.submitit_parameters), whose ranks find each
+    other from the Slurm task layout (train/distributed.py) and average gradients: the weights equal one process's at
+    the same global batch, to float summation order. The node's two GPUs are fake (tests/slurm/slurm_local.sh), so
+    the ranks run on CPU with gloo: the scheduling, rank discovery and collectives are the ones a GPU job uses."""
+    from diffusability.launch import TrainingJob, run_training
+    from diffusability.runconfig import reference_run_config, workflow_config
+
+    def job(out, steps=4):
+        overrides = [f"out_dir={out}", "init_from=null", "threads=1", f"optim.steps={steps}", "optim.batch_size=4",
+                     "optim.checkpoint_every=100", "model.latent_channels=4", "se.weight=0.5", "optim.grad_clip=null",
+                     "optim.lr=5e-3"]
+        run = {**reference_run_config("train_ae", workflow_config(), finetune=True), "out_dir": str(out)}
+        return TrainingJob("train_ae", run, overrides)
+
+    job(tmp_path / "init", steps=0)()  # the initial weights, to see how far training moved them
+    job(tmp_path / "single")()
+    launcher = {"name": "submitit", "gpus": 2, "nodes": 1, "timeout_min": 20, "mem_gb": 4, "cpus": 2,
+                "partition": None, "account": None, "gpu_model": None, "submitit_cluster": "slurm"}
+    ddp = tmp_path / "ddp"
+    run_training("train_ae", run_config=job(ddp).run_config, overrides=job(ddp).overrides, launcher=launcher)
+    log = "".join(p.read_text() for p in (ddp / "submitit").glob("*_log.out"))
+    assert "rank 0 of 2 data-parallel ranks" in log and "rank 1 of 2 data-parallel ranks" in log, log[-3000:]
+    init, a, b = (load_file(tmp_path / n / "ae" / "diffusion_pytorch_model.safetensors")
+                  for n in ("init", "single", "ddp"))
+    apart = torch.cat([(a[k] - b[k]).abs().flatten() for k in a])
+    moved = torch.cat([(a[k] - init[k]).abs().flatten() for k in a])
+    assert apart.mean() < 1e-3 * moved.mean(), (apart.mean(), moved.mean())  # bounds as tests/test_distributed.py
+    assert apart.max() < 0.05 * moved.max(), (apart.max(), moved.max())
+
+
 def _bad_config(wf: Path, body: str) -> list[str]:
     (wf / "extra.yaml").write_text(body)
     return ["--configfile", "config/cluster.yaml", "extra.yaml", "--config", "scale=smoke"]
@@ -157,7 +188,8 @@ def test_a_training_that_raises_in_its_job_fails_the_rule_with_that_error(cluste
     proc = subprocess.run([str(BIN / "snakemake"), "--profile", "slurm", *FAST_POLL, target, *args], cwd=wf,
                           env=_env(wf), capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0
-    assert "Invalid learning rate" in (wf / "logs" / "smoke" / "train_ae" / f"{run}.log").read_text()
+    log = (wf / "logs" / "smoke" / "train_ae" / f"{run}.log").read_text()
+    assert "Invalid learning rate" in log and "failed:" in log and "cancelled or killed" not in log, log[-3000:]
     assert not (wf / target).exists()
 
 

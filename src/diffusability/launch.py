@@ -86,7 +86,11 @@ def run_training(name: str, *, run_config: dict, overrides: list[str], launcher:
     print(f"submitted {name} as {executor.cluster} job {sub.job_id} (logs: {sub.paths.stdout})",
           flush=True)
     try:
-        result = sub.result()  # waits; FailedJobError carries the job's traceback, UncompletedJobError a cancel
+        # waits; FailedJobError carries the job's traceback, UncompletedJobError a cancel. results(), not result():
+        # a job of several ranks (tasks) has one result per task, and result() refuses it; rank 0's is the one.
+        result = sub.results()[0]
+    except submitit.core.utils.FailedJobError as err:  # a subclass of UncompletedJobError: the training raised
+        raise RuntimeError(f"{executor.cluster} job {sub.job_id} of {name} failed: {err}") from None
     except submitit.core.utils.UncompletedJobError as err:
         raise RuntimeError(f"{executor.cluster} job {sub.job_id} of {name} ended without finishing "
                            f"(cancelled or killed): {err}") from None

@@ -52,6 +52,10 @@ up() {
   local cpus mem
   cpus=8  # advertised (config_overrides): lets a few small jobs share a 2-core CI machine
   mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 9 / 10 ))
+  # Two fake GPUs (empty files: Slurm only schedules them, a count without device files would drain the node), so
+  # that a training asking for gpu: 2 gets two tasks, i.e. two data-parallel ranks, as on a GPU cluster.
+  mkdir -p "$S/dev" && touch "$S/dev/gpu0" "$S/dev/gpu1"
+  echo "NodeName=localhost Name=gpu File=$S/dev/gpu[0-1]" >/etc/slurm/gres.conf
   cat >/etc/slurm/slurmdbd.conf <<CONF
 # written by diffusability tests/slurm/slurm_local.sh
 AuthType=auth/munge
@@ -97,7 +101,8 @@ JobAcctGatherFrequency=task=2
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoreFlags=job_comment
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+GresTypes=gpu
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
   slurmdbd

@@ -83,6 +83,8 @@ def start_run(cfg: DictConfig) -> tuple[Path, torch.device, int, int]:
     setup_determinism(seed=int(cfg.seed), threads=cfg.get("threads"), device=device,
                       deterministic=bool(cfg.get("deterministic", True)))
     rank, world, device = setup_distributed(device)
+    if world > 1:  # in each rank's job log: which of how many ranks this process is
+        print(f"rank {rank} of {world} data-parallel ranks on {device}", flush=True)
     if is_main(rank):
         atomic_write(out / "config.yaml", lambda f: f.write(OmegaConf.to_yaml(cfg, resolve=True)))
         write_provenance(out / "provenance.json", OmegaConf.to_container(cfg, resolve=True), int(cfg.seed))
