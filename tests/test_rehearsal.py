@@ -132,7 +132,9 @@ def test_rehearsal_builds_every_table_and_figure_with_numbers(rehearsal):
     # features of a real network's magnitude (rehearsal._unit_scale_convs): default-initialised weights gave ~1e-12
     assert (gen.value > 1e-6).all(), gen[["dit_run", "metric", "value"]]
     recon = pd.read_csv(res / "reconstruction.csv")
-    assert recon["psnr"].notna().all() and len(recon) == 16
+    # 3 FLUX.1 AEs + 8 fine-tunes (FT and SE of both bases, the factor and mode ablations, the HF-cutoff one),
+    # and CogVideoX / LTX-Video each as vanilla, FT and SE
+    assert recon["psnr"].notna().all() and len(recon) == 3 + 8 + 2 * 3, recon.model.tolist()
 
 
 @pytest.mark.rehearsal
